@@ -1,0 +1,187 @@
+//! Time sources.
+//!
+//! Every time-based metric (meters, sliding windows, timers) reads time through a
+//! [`Clock`], so tests can drive time by hand with a [`ManualClock`] and assert exact
+//! EWMA rates and window rotations instead of sleeping.
+//!
+//! Two readings are offered. [`Clock::now`] is precise and is what timers use.
+//! [`Clock::recent`] may lag by a few milliseconds and is what the meter's hot path
+//! uses: for [`SystemClock`] it is a single relaxed load of a value that a background
+//! thread (`tachometer-clock`, started on first use) refreshes every millisecond, so
+//! `Meter::mark` never pays for a system call. A 5-second EWMA tick does not need
+//! better than millisecond precision.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A monotonic source of nanoseconds.
+///
+/// Implement it to drive metrics from your own notion of time; most programs use
+/// [`SystemClock`] (the default) and tests use [`ManualClock`].
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Nanoseconds since an arbitrary, fixed origin. Never decreases.
+    fn now(&self) -> u64;
+
+    /// A possibly slightly stale reading of [`Clock::now`], cheap enough for hot paths.
+    /// The default returns [`Clock::now`].
+    fn recent(&self) -> u64 {
+        self.now()
+    }
+}
+
+static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
+static COARSE_NANOS: AtomicU64 = AtomicU64::new(0);
+static COARSE_RUNNING: AtomicBool = AtomicBool::new(false);
+static COARSE_STARTED: OnceLock<()> = OnceLock::new();
+const COARSE_PERIOD: Duration = Duration::from_millis(1);
+
+fn monotonic_nanos() -> u64 {
+    u64::try_from(ORIGIN.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The process's real monotonic clock ([`std::time::Instant`]).
+///
+/// `recent()` reads a value refreshed every millisecond by one background thread.
+/// If that thread cannot be started, `recent()` falls back to `now()`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl SystemClock {
+    /// Starts the background refresher behind [`Clock::recent`] if it is not running.
+    /// Metric constructors call this, so the hot path never has to.
+    pub fn ensure_coarse_clock() {
+        COARSE_STARTED.get_or_init(|| {
+            COARSE_NANOS.store(monotonic_nanos(), Ordering::Relaxed);
+            let spawned = std::thread::Builder::new()
+                .name("tachometer-clock".into())
+                .spawn(|| loop {
+                    COARSE_NANOS.store(monotonic_nanos(), Ordering::Relaxed);
+                    std::thread::sleep(COARSE_PERIOD);
+                });
+            COARSE_RUNNING.store(spawned.is_ok(), Ordering::Release);
+        });
+    }
+}
+
+impl Clock for SystemClock {
+    #[inline]
+    fn now(&self) -> u64 {
+        monotonic_nanos()
+    }
+
+    #[inline]
+    fn recent(&self) -> u64 {
+        if COARSE_RUNNING.load(Ordering::Relaxed) {
+            COARSE_NANOS.load(Ordering::Relaxed)
+        } else {
+            monotonic_nanos()
+        }
+    }
+}
+
+/// A clock that only moves when told to: for deterministic tests of rates and windows.
+///
+/// Clones share the same time.
+///
+/// ```
+/// use std::time::Duration;
+/// use tachometer_core::{Clock, ManualClock};
+/// let clock = ManualClock::new();
+/// clock.advance(Duration::from_secs(5));
+/// assert_eq!(clock.now(), 5_000_000_000);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock standing at zero.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Moves time forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.fetch_add(by, Ordering::SeqCst);
+    }
+
+    /// Sets the absolute reading. Going backwards is ignored, keeping the clock monotonic.
+    pub fn set(&self, nanos: u64) {
+        self.nanos.fetch_max(nanos, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.nanos.load(Ordering::SeqCst)
+    }
+}
+
+/// The clock a metric holds: the system clock without indirection, or any other.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum ClockHandle {
+    #[default]
+    System,
+    Custom(Arc<dyn Clock>),
+}
+
+impl ClockHandle {
+    pub(crate) fn new(clock: Option<Arc<dyn Clock>>) -> Self {
+        match clock {
+            Some(c) => ClockHandle::Custom(c),
+            None => ClockHandle::System,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        match self {
+            ClockHandle::System => SystemClock.now(),
+            ClockHandle::Custom(c) => c.now(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn recent(&self) -> u64 {
+        match self {
+            ClockHandle::System => SystemClock.recent(),
+            ClockHandle::Custom(c) => c.recent(),
+        }
+    }
+
+    pub(crate) fn prepare(&self) {
+        if let ClockHandle::System = self {
+            SystemClock::ensure_coarse_clock();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manual_clock_is_shared_and_monotonic() {
+        let a = ManualClock::new();
+        let b = a.clone();
+        a.advance(Duration::from_millis(3));
+        assert_eq!(b.now(), 3_000_000);
+        b.set(1);
+        assert_eq!(a.now(), 3_000_000);
+    }
+
+    #[test]
+    fn coarse_clock_follows_real_time() {
+        SystemClock::ensure_coarse_clock();
+        let before = SystemClock.recent();
+        std::thread::sleep(Duration::from_millis(30));
+        let after = SystemClock.recent();
+        assert!(after > before, "coarse clock did not advance: {before} -> {after}");
+        assert!(SystemClock.now() >= after);
+    }
+}

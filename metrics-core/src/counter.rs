@@ -1,0 +1,110 @@
+//! Monotonic counters.
+//!
+//! A [`Counter`] is a cheap-to-clone handle (`Arc`) to striped cells: incrementing it
+//! never touches the registry, never locks and never allocates.
+
+use std::sync::Arc;
+
+use crate::striped::Striped;
+
+/// A monotonically increasing `u64` count of events (requests, bytes, errors).
+///
+/// ```
+/// let registry = tachometer_core::Registry::new();
+/// let requests = registry.counter(tachometer_core::Opts::new("requests_total", "Requests served.")).unwrap();
+/// requests.increment(1);
+/// assert_eq!(requests.get(), 1);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Counter {
+    cells: Arc<Striped<u64>>,
+}
+
+impl Counter {
+    /// A counter not attached to any registry (it will not be exported).
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `n`. The total wraps at `u64::MAX` (after 584 years at 1 GHz).
+    #[inline]
+    pub fn increment(&self, n: u64) {
+        self.cells.add(n);
+    }
+
+    /// The current total.
+    #[must_use]
+    pub fn get(&self) -> u64 {
+        self.cells.sum()
+    }
+}
+
+/// A monotonically increasing `f64` total, for sums such as CPU seconds.
+///
+/// Negative or non-finite increments are ignored: a counter must never go down, and a
+/// `NaN` would poison the total for good.
+#[derive(Debug, Clone, Default)]
+pub struct FloatCounter {
+    cells: Arc<Striped<f64>>,
+}
+
+impl FloatCounter {
+    /// A float counter not attached to any registry.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `v` if it is finite and non-negative.
+    #[inline]
+    pub fn increment(&self, v: f64) {
+        if v.is_finite() && v > 0.0 {
+            self.cells.add(v);
+        }
+    }
+
+    /// The current total.
+    #[must_use]
+    pub fn get(&self) -> f64 {
+        self.cells.sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn float_counter_ignores_negative_and_nan() {
+        let c = FloatCounter::new();
+        c.increment(1.5);
+        c.increment(-3.0);
+        c.increment(f64::NAN);
+        c.increment(f64::INFINITY);
+        assert_eq!(c.get(), 1.5);
+    }
+
+    #[test]
+    fn clones_share_state() {
+        let a = Counter::new();
+        let b = a.clone();
+        a.increment(2);
+        b.increment(3);
+        assert_eq!(a.get(), 5);
+    }
+
+    proptest! {
+        #[test]
+        fn counter_matches_model(ops in proptest::collection::vec(0u64..1_000_000, 0..200)) {
+            let c = Counter::new();
+            let mut model = 0u64;
+            for n in ops {
+                c.increment(n);
+                model = model.wrapping_add(n);
+                prop_assert_eq!(c.get(), model);
+            }
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Labeled families: label values → series, with lock-free, allocation-free hits.
+//!
+//! Series live in an open-addressing hash table of `AtomicPtr`s with load factor ≤ ½.
+//! Readers hash the values (foldhash, seeded per family so attacker-chosen values cannot
+//! aim at collisions), probe, and compare; no lock, no reference-count traffic, no
+//! allocation. `with_labels` returns `&M` borrowed from the family, so the documented
+//! fast path — resolve once, keep the handle (`.clone()`) — and the lookup path are both
+//! cheap. Inserts take a mutex, build the entry, and publish it with a release store;
+//! growing copies the pointers into a table twice as large and retires the old one.
+//! Retired tables and all entries are freed only when the family is dropped, which is
+//! what makes the unsynchronized reads sound: nothing a reader can reach is ever freed
+//! while the reader holds `&Family`.
+//!
+//! The number of series is capped (default 10,000). Past the cap, new label sets map to
+//! one overflow series whose every label value is [`OVERFLOW_LABEL_VALUE`], and the
+//! registry's `tachometer_series_overflow_total{metric="…"}` counts such lookups.
+
+use std::fmt;
+use std::hash::{BuildHasher, Hasher};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+
+use crate::counter::Counter;
+use crate::desc::Descriptor;
+use crate::error::Error;
+use crate::metric::{BuildContext, Metric};
+use crate::visit::{Labels, Scratch, Visitor};
+
+/// The label value every label of the overflow series carries.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+struct Entry<M> {
+    hash: u64,
+    values: Box<[Box<str>]>,
+    metric: M,
+}
+
+struct Table<M> {
+    /// Open addressing with linear probing; length is a power of two, ≥ 2 × `order`.
+    slots: Box<[AtomicPtr<Entry<M>>]>,
+    /// Entries in insertion order, for deterministic walks.
+    order: Box<[AtomicPtr<Entry<M>>]>,
+    len: AtomicUsize,
+}
+
+impl<M> Table<M> {
+    fn with_capacity(capacity: usize) -> Box<Self> {
+        let null = || AtomicPtr::new(ptr::null_mut());
+        Box::new(Self {
+            slots: (0..capacity * 2).map(|_| null()).collect(),
+            order: (0..capacity).map(|_| null()).collect(),
+            len: AtomicUsize::new(0),
+        })
+    }
+
+    /// Puts `entry` in the first free slot of its probe sequence. Writer only.
+    fn place(&self, hash: u64, entry: *mut Entry<M>) {
+        let mask = self.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        while !self.slots[i].load(Relaxed).is_null() {
+            i = (i + 1) & mask;
+        }
+        self.slots[i].store(entry, Release);
+    }
+}
+
+struct Writer<M> {
+    /// Every table ever published, the current one last; freed on drop.
+    tables: Vec<*mut Table<M>>,
+}
+
+pub(crate) struct FamilyCore<M: Metric> {
+    desc: Arc<Descriptor>,
+    config: M::Config,
+    ctx: BuildContext,
+    hasher: foldhash::fast::RandomState,
+    table: AtomicPtr<Table<M>>,
+    writer: Mutex<Writer<M>>,
+    max_series: usize,
+    overflow: AtomicPtr<Entry<M>>,
+    overflow_counter: Option<(Family<Counter>, OnceLock<Counter>)>,
+}
+
+// SAFETY: the raw pointers in `table`, `overflow` and `Writer::tables` point to heap
+// allocations owned by this family (freed only in `Drop`); entries hold `M: Send + Sync`
+// and immutable label values, so sharing and sending the family across threads is as
+// safe as sharing `M` itself.
+unsafe impl<M: Metric> Send for FamilyCore<M> {}
+// SAFETY: see `Send`; all mutation goes through atomics or the writer mutex.
+unsafe impl<M: Metric> Sync for FamilyCore<M> {}
+
+impl<M: Metric> FamilyCore<M> {
+    pub(crate) fn new(
+        desc: Arc<Descriptor>,
+        config: M::Config,
+        ctx: BuildContext,
+        max_series: usize,
+        overflow_counter: Option<Family<Counter>>,
+    ) -> Self {
+        let capacity = if desc.label_names.is_empty() { 1 } else { 8 };
+        let table = Box::into_raw(Table::with_capacity(capacity));
+        Self {
+            desc,
+            config,
+            ctx,
+            hasher: foldhash::fast::RandomState::default(),
+            table: AtomicPtr::new(table),
+            writer: Mutex::new(Writer { tables: vec![table] }),
+            max_series: max_series.max(1),
+            overflow: AtomicPtr::new(ptr::null_mut()),
+            overflow_counter: overflow_counter.map(|f| (f, OnceLock::new())),
+        }
+    }
+
+    pub(crate) fn descriptor(&self) -> &Descriptor {
+        &self.desc
+    }
+
+    #[inline]
+    fn hash<S: AsRef<str>>(&self, values: &[S]) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        for v in values {
+            let v = v.as_ref();
+            h.write(v.as_bytes());
+            // Terminator: ["ab", "c"] and ["a", "bc"] must hash apart.
+            h.write_u8(0xff);
+        }
+        h.finish()
+    }
+
+    #[inline]
+    fn current(&self) -> &Table<M> {
+        // SAFETY: `table` always points to a live table (set in `new`, replaced only by
+        // `grow` with another live one); tables are freed only in `Drop`, which cannot
+        // run while `&self` exists.
+        unsafe { &*self.table.load(Acquire) }
+    }
+
+    #[inline]
+    fn find<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> Option<&Entry<M>> {
+        let table = self.current();
+        let mask = table.slots.len() - 1;
+        let mut i = hash as usize & mask;
+        loop {
+            let p = table.slots[i].load(Acquire);
+            if p.is_null() {
+                return None;
+            }
+            // SAFETY: non-null slots point to entries published with a release store
+            // after full initialization; entries are freed only in `Drop`.
+            let e = unsafe { &*p };
+            if e.hash == hash && e.values.iter().zip(values).all(|(a, b)| **a == *b.as_ref()) {
+                return Some(e);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn with_labels<S: AsRef<str>>(&self, values: &[S]) -> Result<&M, Error> {
+        if values.len() != self.desc.label_names.len() {
+            return Err(Error::LabelCount {
+                metric: self.desc.name.to_string(),
+                expected: self.desc.label_names.len(),
+                got: values.len(),
+            });
+        }
+        let hash = self.hash(values);
+        match self.find(hash, values) {
+            Some(e) => Ok(&e.metric),
+            None => Ok(self.insert(hash, values)),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> &M {
+        if self.current().len.load(Acquire) >= self.max_series {
+            if let Some(m) = self.overflowed() {
+                return m;
+            }
+        }
+        let mut writer = self.writer.lock();
+        if let Some(e) = self.find(hash, values) {
+            return &e.metric;
+        }
+        let mut table = self.current();
+        let len = table.len.load(Relaxed);
+        if len >= self.max_series {
+            drop(writer);
+            return self.overflow_slow();
+        }
+        if len == table.order.len() {
+            table = self.grow(&mut writer, table);
+        }
+        let entry = Box::into_raw(Box::new(Entry {
+            hash,
+            values: values.iter().map(|v| Box::from(v.as_ref())).collect(),
+            metric: M::build(&self.config, &self.ctx),
+        }));
+        table.order[len].store(entry, Release);
+        table.place(hash, entry);
+        table.len.store(len + 1, Release);
+        // SAFETY: just allocated and published; lives until `Drop`.
+        unsafe { &(*entry).metric }
+    }
+
+    /// Doubles the table: copies entry pointers into a new one, publishes it, retires the old.
+    fn grow<'a>(&'a self, writer: &mut Writer<M>, old: &Table<M>) -> &'a Table<M> {
+        let len = old.len.load(Relaxed);
+        let new = Table::with_capacity(old.order.len() * 2);
+        for i in 0..len {
+            let p = old.order[i].load(Relaxed);
+            new.order[i].store(p, Relaxed);
+            // SAFETY: entries in `order[..len]` are live (see `find`).
+            new.place(unsafe { (*p).hash }, p);
+        }
+        new.len.store(len, Relaxed);
+        let new = Box::into_raw(new);
+        writer.tables.push(new);
+        self.table.store(new, Release);
+        // SAFETY: just allocated; retained in `writer.tables` until `Drop`.
+        unsafe { &*new }
+    }
+
+    fn overflowed(&self) -> Option<&M> {
+        let p = self.overflow.load(Acquire);
+        if p.is_null() {
+            return None;
+        }
+        self.count_overflow();
+        // SAFETY: published once with a release store, freed only in `Drop`.
+        Some(unsafe { &(*p).metric })
+    }
+
+    #[cold]
+    fn overflow_slow(&self) -> &M {
+        let _writer = self.writer.lock();
+        if self.overflow.load(Acquire).is_null() {
+            let entry = Box::into_raw(Box::new(Entry {
+                hash: 0,
+                values: self.desc.label_names.iter().map(|_| Box::from(OVERFLOW_LABEL_VALUE)).collect(),
+                metric: M::build(&self.config, &self.ctx),
+            }));
+            self.overflow.store(entry, Release);
+        }
+        drop(_writer);
+        self.overflowed().expect("overflow series was just published")
+    }
+
+    fn count_overflow(&self) {
+        if let Some((family, counter)) = &self.overflow_counter {
+            let c = counter.get_or_init(|| {
+                family
+                    .with_labels(&[&*self.desc.name])
+                    .map(Counter::clone)
+                    .unwrap_or_default()
+            });
+            c.increment(1);
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.current().len.load(Acquire)
+    }
+
+    pub(crate) fn visit(&self, visitor: &mut dyn Visitor, scratch: &mut Scratch) {
+        let desc = &*self.desc;
+        visitor.family(desc);
+        let table = self.current();
+        let len = table.len.load(Acquire);
+        let overflow = self.overflow.load(Acquire);
+        let entries = table.order[..len]
+            .iter()
+            .map(|p| p.load(Acquire))
+            .chain((!overflow.is_null()).then_some(overflow));
+        for p in entries {
+            // SAFETY: see `find`; `order[..len]` was published before `len`.
+            let e = unsafe { &*p };
+            let labels = Labels {
+                names: &desc.label_names,
+                values: &e.values,
+            };
+            e.metric.read(scratch, &mut |value| visitor.series(desc, labels, value));
+        }
+        visitor.end_family(desc);
+    }
+}
+
+impl<M: Metric> Drop for FamilyCore<M> {
+    fn drop(&mut self) {
+        let writer = self.writer.get_mut();
+        let current = *writer.tables.last().expect("a family always has a table");
+        // SAFETY: we have `&mut self`: no reader exists. Entries are reachable from the
+        // current table's `order[..len]` exactly once each (older tables hold copies of
+        // the same pointers), plus the overflow entry; each was made by `Box::into_raw`.
+        unsafe {
+            let t = &*current;
+            for p in &t.order[..t.len.load(Relaxed)] {
+                drop(Box::from_raw(p.load(Relaxed)));
+            }
+            let o = self.overflow.load(Relaxed);
+            if !o.is_null() {
+                drop(Box::from_raw(o));
+            }
+            for t in writer.tables.drain(..) {
+                drop(Box::from_raw(t));
+            }
+        }
+    }
+}
+
+/// A labeled family of series of one metric type, created by a
+/// [`Registry`](crate::Registry). Cheap to clone.
+///
+/// ```
+/// use tachometer_core::{Opts, Registry};
+/// let registry = Registry::new();
+/// let requests = registry
+///     .counter_family(Opts::new("http_requests_total", "Requests.").labels(&["method", "route", "status"]))
+///     .unwrap();
+/// // Lookup path: hashes and compares the values, allocates nothing once the series exists.
+/// requests.with_labels(&["GET", "/users/{id}", "200"]).unwrap().increment(1);
+/// // Fast path: resolve once, keep the handle.
+/// let get_ok = requests.with_labels(&["GET", "/users/{id}", "200"]).unwrap().clone();
+/// get_ok.increment(1);
+/// assert_eq!(get_ok.get(), 2);
+/// assert!(requests.with_labels(&["GET"]).is_err());
+/// ```
+pub struct Family<M: Metric> {
+    pub(crate) core: Arc<FamilyCore<M>>,
+}
+
+impl<M: Metric> Family<M> {
+    /// The series for these label values (one per label name, in order), created on
+    /// first use. Past the family's series cap, the shared overflow series.
+    #[inline]
+    pub fn with_labels<S: AsRef<str>>(&self, values: &[S]) -> Result<&M, Error> {
+        self.core.with_labels(values)
+    }
+
+    /// The family's description.
+    #[must_use]
+    pub fn descriptor(&self) -> &Descriptor {
+        self.core.descriptor()
+    }
+
+    /// Number of distinct label sets (not counting the overflow series).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.core.len()
+    }
+
+    /// Whether no series exists yet.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Walks this family alone.
+    pub fn visit(&self, visitor: &mut dyn Visitor) {
+        self.core.visit(visitor, &mut Scratch::default());
+    }
+}
+
+impl<M: Metric> Clone for Family<M> {
+    fn clone(&self) -> Self {
+        Self {
+            core: self.core.clone(),
+        }
+    }
+}
+
+impl<M: Metric> fmt::Debug for Family<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Family")
+            .field("descriptor", &self.core.desc)
+            .field("series", &self.len())
+            .finish()
+    }
+}

@@ -1,0 +1,65 @@
+//! The core of Tachometer: metric types, the registry, labels, clocks and snapshots.
+//!
+//! # Design
+//!
+//! * **Handles are apart from the registry.** [`Counter`], [`Gauge`], [`Histogram`],
+//!   [`HdrHistogram`], [`Meter`] and [`Timer`] are `Arc` handles to atomics. Recording
+//!   on one never locks, never allocates and never touches the [`Registry`] that made it.
+//! * **Contention is paid for only when it happens.** Counters and histograms start as
+//!   one set of atomics and grow per-thread, cache-line-padded cells the first time two
+//!   threads collide on them (as Java's `LongAdder` does).
+//! * **Labels resolve without locks.** [`Family::with_labels`] is a hash and a probe in a
+//!   lock-free table: no allocation once the series exists. Keeping the returned handle
+//!   is faster still and is the recommended pattern on hot paths.
+//! * **Exporters see a read-only walk.** [`Registry::visit`] hands every family's
+//!   [`Descriptor`] and each series' [`Labels`] and [`Value`] to a [`Visitor`]; wire
+//!   formats are written against that, never against metric internals.
+//! * **Time is injectable.** Meters, windows and timers read a [`Clock`]; tests use a
+//!   [`ManualClock`] and assert exact rates.
+//!
+//! ```
+//! use tachometer_core::{Buckets, Opts, Registry, Unit};
+//! let registry = Registry::new();
+//! let latency = registry
+//!     .histogram_family(
+//!         Opts::new("http_request_duration_seconds", "Request latency.").unit(Unit::Seconds).labels(&["route"]),
+//!         Buckets::default_latency(),
+//!     )
+//!     .unwrap();
+//! latency.with_labels(&["/users/{id}"]).unwrap().record(0.042);
+//! ```
+
+#![deny(missing_docs)]
+
+mod clock;
+mod counter;
+mod desc;
+mod error;
+mod ewma;
+mod family;
+mod gauge;
+mod hdr;
+mod histogram;
+mod meter;
+mod metric;
+mod registry;
+mod striped;
+mod timer;
+mod visit;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use counter::{Counter, FloatCounter};
+pub use desc::{is_valid_label_name, is_valid_metric_name, Descriptor, MetricKind, Opts, Unit, DEFAULT_MAX_SERIES};
+pub use error::Error;
+pub use ewma::{Ewma, TICK_INTERVAL};
+pub use family::{Family, OVERFLOW_LABEL_VALUE};
+pub use gauge::{CallbackGauge, FloatGauge, Gauge};
+pub use hdr::{HdrConfig, HdrHistogram, HdrSnapshot};
+pub use histogram::{cumulative, Buckets, Histogram, HistogramSnapshot};
+pub use meter::{Meter, MeterSnapshot};
+pub use metric::{BuildContext, Metric};
+pub use registry::{global, Registry, RegistryBuilder, OVERFLOW_METRIC_NAME};
+pub use timer::{TimedFuture, Timer, TimerGuard, TimerSnapshot};
+pub use visit::{Labels, Value, Visitor};
+#[doc(hidden)]
+pub use visit::Scratch;

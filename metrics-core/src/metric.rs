@@ -1,0 +1,169 @@
+//! The [`Metric`] trait: what the registry needs to build, compare and read a series.
+
+use crate::clock::ClockHandle;
+use crate::counter::{Counter, FloatCounter};
+use crate::desc::MetricKind;
+use crate::error::Error;
+use crate::gauge::{CallbackGauge, FloatGauge, Gauge};
+use crate::hdr::{HdrConfig, HdrHistogram};
+use crate::histogram::{Buckets, Histogram};
+use crate::meter::Meter;
+use crate::timer::Timer;
+use crate::visit::{Scratch, Value};
+
+mod private {
+    pub trait Sealed {}
+}
+
+/// What a family needs to create a series: the registry's clock.
+#[derive(Debug, Clone)]
+pub struct BuildContext {
+    pub(crate) clock: ClockHandle,
+}
+
+/// A metric type a registry can hold in labeled families. Implemented by every metric
+/// type of this crate; sealed.
+pub trait Metric: Clone + Send + Sync + 'static + private::Sealed {
+    /// Per-family configuration (buckets, HDR range); `()` when there is none.
+    type Config: Clone + Send + Sync + 'static;
+    /// The kind registered families of this type have.
+    const KIND: MetricKind;
+
+    /// The configuration, rendered for comparisons and conflict messages.
+    #[doc(hidden)]
+    fn describe_config(config: &Self::Config) -> String;
+
+    /// Checks the configuration once, at registration.
+    #[doc(hidden)]
+    fn validate(_config: &Self::Config) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Creates one series.
+    #[doc(hidden)]
+    fn build(config: &Self::Config, ctx: &BuildContext) -> Self;
+
+    /// Reads the series; `None` means "nothing to export" (a callback gauge without callback).
+    #[doc(hidden)]
+    fn read(&self, scratch: &mut Scratch, out: &mut dyn FnMut(Value<'_>));
+}
+
+macro_rules! simple_metric {
+    ($ty:ty, $kind:expr, |$m:ident| $value:expr) => {
+        impl private::Sealed for $ty {}
+        impl Metric for $ty {
+            type Config = ();
+            const KIND: MetricKind = $kind;
+            fn describe_config(_: &()) -> String {
+                String::new()
+            }
+            fn build(_: &(), _: &BuildContext) -> Self {
+                <$ty>::default()
+            }
+            fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+                let $m = self;
+                out($value)
+            }
+        }
+    };
+}
+
+simple_metric!(Counter, MetricKind::Counter, |m| Value::Counter(m.get()));
+simple_metric!(FloatCounter, MetricKind::FloatCounter, |m| Value::FloatCounter(m.get()));
+simple_metric!(Gauge, MetricKind::Gauge, |m| Value::Gauge(m.get()));
+simple_metric!(FloatGauge, MetricKind::FloatGauge, |m| Value::FloatGauge(m.get()));
+
+impl private::Sealed for CallbackGauge {}
+impl Metric for CallbackGauge {
+    type Config = ();
+    const KIND: MetricKind = MetricKind::CallbackGauge;
+    fn describe_config(_: &()) -> String {
+        String::new()
+    }
+    fn build(_: &(), _: &BuildContext) -> Self {
+        CallbackGauge::unset()
+    }
+    fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        if let Some(v) = self.try_get() {
+            out(Value::FloatGauge(v));
+        }
+    }
+}
+
+impl private::Sealed for Histogram {}
+impl Metric for Histogram {
+    type Config = Buckets;
+    const KIND: MetricKind = MetricKind::Histogram;
+    fn describe_config(config: &Buckets) -> String {
+        format!("buckets {:?}", config.bounds())
+    }
+    fn build(config: &Buckets, _: &BuildContext) -> Self {
+        Histogram::new(config.clone())
+    }
+    fn read(&self, scratch: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        let sum = self.read_into(&mut scratch.counts);
+        out(Value::Histogram {
+            bounds: self.bounds(),
+            counts: &scratch.counts,
+            sum,
+        });
+    }
+}
+
+fn describe_hdr(c: &HdrConfig) -> String {
+    format!(
+        "HDR range {}..={} at {} significant figures, window {:?} in {} slices",
+        c.lowest, c.highest, c.significant_figures, c.window, c.sub_windows
+    )
+}
+
+impl private::Sealed for HdrHistogram {}
+impl Metric for HdrHistogram {
+    type Config = HdrConfig;
+    const KIND: MetricKind = MetricKind::HdrHistogram;
+    fn describe_config(config: &HdrConfig) -> String {
+        describe_hdr(config)
+    }
+    fn validate(config: &HdrConfig) -> Result<(), Error> {
+        config.validate().map(|_| ())
+    }
+    fn build(config: &HdrConfig, ctx: &BuildContext) -> Self {
+        HdrHistogram::with_clock(*config, ctx.clock.clone()).expect("validated at registration")
+    }
+    fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        out(Value::HdrHistogram(&self.snapshot()));
+    }
+}
+
+impl private::Sealed for Meter {}
+impl Metric for Meter {
+    type Config = ();
+    const KIND: MetricKind = MetricKind::Meter;
+    fn describe_config(_: &()) -> String {
+        String::new()
+    }
+    fn build(_: &(), ctx: &BuildContext) -> Self {
+        Meter::with_clock(ctx.clock.clone())
+    }
+    fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        out(Value::Meter(&self.snapshot()));
+    }
+}
+
+impl private::Sealed for Timer {}
+impl Metric for Timer {
+    type Config = HdrConfig;
+    const KIND: MetricKind = MetricKind::Timer;
+    fn describe_config(config: &HdrConfig) -> String {
+        describe_hdr(config)
+    }
+    fn validate(config: &HdrConfig) -> Result<(), Error> {
+        config.validate().map(|_| ())
+    }
+    fn build(config: &HdrConfig, ctx: &BuildContext) -> Self {
+        Timer::with_clock(*config, ctx.clock.clone()).expect("validated at registration")
+    }
+    fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        out(Value::Timer(&self.snapshot()));
+    }
+}

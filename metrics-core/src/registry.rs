@@ -1,0 +1,372 @@
+//! The registry: where families are defined, deduplicated and walked.
+//!
+//! Registration is the slow path (a lock, validation, a map insert) and returns handles;
+//! recording on those handles never touches the registry again. Walking the registry
+//! takes its lock only long enough to copy the list of families, so a slow scrape never
+//! delays a registration and never delays recording at all.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, LazyLock};
+
+use parking_lot::RwLock;
+
+use crate::clock::{Clock, ClockHandle};
+use crate::counter::{Counter, FloatCounter};
+use crate::desc::{Descriptor, MetricKind, Opts, DEFAULT_MAX_SERIES};
+use crate::error::Error;
+use crate::family::{Family, FamilyCore};
+use crate::gauge::{CallbackGauge, FloatGauge, Gauge};
+use crate::hdr::{HdrConfig, HdrHistogram};
+use crate::histogram::{Buckets, Histogram};
+use crate::meter::Meter;
+use crate::metric::{BuildContext, Metric};
+use crate::timer::Timer;
+use crate::visit::{Scratch, Visitor};
+
+/// Name of the self-metric counting lookups that landed in a family's overflow series.
+pub const OVERFLOW_METRIC_NAME: &str = "tachometer_series_overflow_total";
+
+trait ErasedFamily: Send + Sync {
+    fn descriptor(&self) -> &Descriptor;
+    fn visit(&self, visitor: &mut dyn Visitor, scratch: &mut Scratch);
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<M: Metric> ErasedFamily for FamilyCore<M> {
+    fn descriptor(&self) -> &Descriptor {
+        FamilyCore::descriptor(self)
+    }
+    fn visit(&self, visitor: &mut dyn Visitor, scratch: &mut Scratch) {
+        FamilyCore::visit(self, visitor, scratch);
+    }
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+#[derive(Default)]
+struct Families {
+    by_name: BTreeMap<Box<str>, Arc<dyn ErasedFamily>>,
+    /// Every sample name a family exports (`x_bucket`, `x_total`, …) → its family, so two
+    /// families can never emit the same sample name.
+    sample_names: HashMap<String, Box<str>>,
+}
+
+struct Inner {
+    families: RwLock<Families>,
+    ctx: BuildContext,
+    max_series: usize,
+    overflow: Option<Family<Counter>>,
+}
+
+/// A set of metric families. Cheap to clone (clones share the families).
+///
+/// Most programs use the process-wide [`global()`] registry; libraries and tests create
+/// their own.
+///
+/// ```
+/// use tachometer_core::{Opts, Registry};
+/// let registry = Registry::new();
+/// let a = registry.counter(Opts::new("jobs_total", "Jobs run.")).unwrap();
+/// let b = registry.counter(Opts::new("jobs_total", "Jobs run.")).unwrap(); // same series
+/// a.increment(1);
+/// assert_eq!(b.get(), 1);
+/// let err = registry.gauge(Opts::new("jobs_total", "Jobs run.")).unwrap_err();
+/// assert!(err.to_string().contains("already registered as counter"));
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Configures a [`Registry`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct RegistryBuilder {
+    clock: Option<Arc<dyn Clock>>,
+    max_series: Option<usize>,
+}
+
+impl RegistryBuilder {
+    /// The clock meters, timers and windows use (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Default cap on label sets per family (default 10,000).
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = Some(max);
+        self
+    }
+
+    /// Builds the registry.
+    pub fn build(self) -> Registry {
+        let mut registry = Registry {
+            inner: Arc::new(Inner {
+                families: RwLock::default(),
+                ctx: BuildContext {
+                    clock: ClockHandle::new(self.clock.clone()),
+                },
+                max_series: self.max_series.unwrap_or(DEFAULT_MAX_SERIES),
+                overflow: None,
+            }),
+        };
+        let overflow = registry
+            .register_with::<Counter>(
+                Opts::new(
+                    OVERFLOW_METRIC_NAME,
+                    "Label-set lookups that exceeded their family's series cap and were folded into the overflow series.",
+                )
+                .labels(&["metric"]),
+                (),
+                None,
+            )
+            .expect("the self-metric definition is valid");
+        Arc::get_mut(&mut registry.inner)
+            .expect("registry not shared yet")
+            .overflow = Some(overflow);
+        registry
+    }
+}
+
+impl Registry {
+    /// An empty registry (apart from its self-metric) on the system clock.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A registry with a custom clock or series cap.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    /// Registers (or finds) the family `opts` describes, of metric type `M`.
+    ///
+    /// The same definition again returns the same family. A different definition under
+    /// the same name — other kind, unit, help, label names or configuration — or a name
+    /// whose exported samples would collide with another family's is an
+    /// [`Error::Conflict`] naming both.
+    pub fn register<M: Metric>(&self, opts: Opts, config: M::Config) -> Result<Family<M>, Error> {
+        self.register_with(opts, config, self.inner.overflow.clone())
+    }
+
+    fn register_with<M: Metric>(
+        &self,
+        opts: Opts,
+        config: M::Config,
+        overflow: Option<Family<Counter>>,
+    ) -> Result<Family<M>, Error> {
+        M::validate(&config)?;
+        let desc = Descriptor::new(&opts, M::KIND, M::describe_config(&config))?;
+        if let Some(existing) = self.inner.families.read().by_name.get(&*desc.name) {
+            return same_family(existing, &desc);
+        }
+        let mut families = self.inner.families.write();
+        if let Some(existing) = families.by_name.get(&*desc.name) {
+            return same_family(existing, &desc);
+        }
+        let samples = sample_names(&desc.name, desc.kind);
+        for s in &samples {
+            if let Some(owner) = families.sample_names.get(s) {
+                let owner = &families.by_name[owner];
+                return Err(Error::Conflict {
+                    name: desc.name.to_string(),
+                    existing: format!("{} (which exports samples named {s:?})", owner.descriptor()),
+                    requested: desc.to_string(),
+                });
+            }
+        }
+        let max_series = opts.max_series.unwrap_or(self.inner.max_series);
+        let core = Arc::new(FamilyCore::<M>::new(
+            Arc::new(desc),
+            config,
+            self.inner.ctx.clone(),
+            max_series,
+            overflow,
+        ));
+        let name: Box<str> = core.descriptor().name.clone();
+        for s in samples {
+            families.sample_names.insert(s, name.clone());
+        }
+        families.by_name.insert(name, core.clone());
+        Ok(Family { core })
+    }
+
+    /// Registers an unlabeled metric and returns its single series.
+    pub fn metric<M: Metric>(&self, opts: Opts, config: M::Config) -> Result<M, Error> {
+        let family = self.register::<M>(opts, config)?;
+        let series = family.with_labels::<&str>(&[])?;
+        Ok(series.clone())
+    }
+
+    /// Walks every family and series (see [`Visitor`]).
+    pub fn visit(&self, visitor: &mut dyn Visitor) {
+        let families: Vec<Arc<dyn ErasedFamily>> =
+            self.inner.families.read().by_name.values().cloned().collect();
+        let mut scratch = Scratch::default();
+        for f in families {
+            f.visit(visitor, &mut scratch);
+        }
+    }
+
+    /// Descriptors of all families, sorted by name.
+    #[must_use]
+    pub fn descriptors(&self) -> Vec<Descriptor> {
+        self.inner
+            .families
+            .read()
+            .by_name
+            .values()
+            .map(|f| f.descriptor().clone())
+            .collect()
+    }
+
+    /// An unlabeled [`Counter`].
+    pub fn counter(&self, opts: Opts) -> Result<Counter, Error> {
+        self.metric(opts, ())
+    }
+    /// A labeled [`Counter`] family.
+    pub fn counter_family(&self, opts: Opts) -> Result<Family<Counter>, Error> {
+        self.register(opts, ())
+    }
+    /// An unlabeled [`FloatCounter`].
+    pub fn float_counter(&self, opts: Opts) -> Result<FloatCounter, Error> {
+        self.metric(opts, ())
+    }
+    /// A labeled [`FloatCounter`] family.
+    pub fn float_counter_family(&self, opts: Opts) -> Result<Family<FloatCounter>, Error> {
+        self.register(opts, ())
+    }
+    /// An unlabeled [`Gauge`].
+    pub fn gauge(&self, opts: Opts) -> Result<Gauge, Error> {
+        self.metric(opts, ())
+    }
+    /// A labeled [`Gauge`] family.
+    pub fn gauge_family(&self, opts: Opts) -> Result<Family<Gauge>, Error> {
+        self.register(opts, ())
+    }
+    /// An unlabeled [`FloatGauge`].
+    pub fn float_gauge(&self, opts: Opts) -> Result<FloatGauge, Error> {
+        self.metric(opts, ())
+    }
+    /// A labeled [`FloatGauge`] family.
+    pub fn float_gauge_family(&self, opts: Opts) -> Result<Family<FloatGauge>, Error> {
+        self.register(opts, ())
+    }
+    /// An unlabeled [`CallbackGauge`] reading `read` at export time (replacing any
+    /// closure registered before under this name).
+    pub fn callback_gauge(
+        &self,
+        opts: Opts,
+        read: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Result<CallbackGauge, Error> {
+        let g: CallbackGauge = self.metric(opts, ())?;
+        g.set_callback(read);
+        Ok(g)
+    }
+    /// A labeled [`CallbackGauge`] family; set each series' closure with
+    /// [`CallbackGauge::set_callback`].
+    pub fn callback_gauge_family(&self, opts: Opts) -> Result<Family<CallbackGauge>, Error> {
+        self.register(opts, ())
+    }
+    /// An unlabeled explicit-bucket [`Histogram`].
+    pub fn histogram(&self, opts: Opts, buckets: Buckets) -> Result<Histogram, Error> {
+        self.metric(opts, buckets)
+    }
+    /// A labeled explicit-bucket [`Histogram`] family.
+    pub fn histogram_family(&self, opts: Opts, buckets: Buckets) -> Result<Family<Histogram>, Error> {
+        self.register(opts, buckets)
+    }
+    /// An unlabeled [`HdrHistogram`].
+    pub fn hdr_histogram(&self, opts: Opts, config: HdrConfig) -> Result<HdrHistogram, Error> {
+        self.metric(opts, config)
+    }
+    /// A labeled [`HdrHistogram`] family.
+    pub fn hdr_histogram_family(&self, opts: Opts, config: HdrConfig) -> Result<Family<HdrHistogram>, Error> {
+        self.register(opts, config)
+    }
+    /// An unlabeled [`Meter`].
+    pub fn meter(&self, opts: Opts) -> Result<Meter, Error> {
+        self.metric(opts, ())
+    }
+    /// A labeled [`Meter`] family.
+    pub fn meter_family(&self, opts: Opts) -> Result<Family<Meter>, Error> {
+        self.register(opts, ())
+    }
+    /// An unlabeled [`Timer`] with the default range (1 ns..1 h).
+    pub fn timer(&self, opts: Opts) -> Result<Timer, Error> {
+        self.metric(opts, HdrConfig::default())
+    }
+    /// A labeled [`Timer`] family with the default range.
+    pub fn timer_family(&self, opts: Opts) -> Result<Family<Timer>, Error> {
+        self.register(opts, HdrConfig::default())
+    }
+}
+
+fn same_family<M: Metric>(existing: &Arc<dyn ErasedFamily>, desc: &Descriptor) -> Result<Family<M>, Error> {
+    let found = existing.descriptor();
+    if found != desc {
+        return Err(Error::Conflict {
+            name: desc.name.to_string(),
+            existing: found.to_string(),
+            requested: desc.to_string(),
+        });
+    }
+    let core = existing
+        .clone()
+        .into_any()
+        .downcast::<FamilyCore<M>>()
+        .map_err(|_| Error::Conflict {
+            name: desc.name.to_string(),
+            existing: found.to_string(),
+            requested: desc.to_string(),
+        })?;
+    Ok(Family { core })
+}
+
+/// The sample names a family of `kind` called `name` exports in Prometheus text or
+/// OpenMetrics, so that no two families can emit the same one.
+fn sample_names(name: &str, kind: MetricKind) -> Vec<String> {
+    let suffixes: &[&str] = match kind {
+        MetricKind::Counter | MetricKind::FloatCounter => &["", "_total", "_created"],
+        MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => &[""],
+        MetricKind::Histogram => &["", "_bucket", "_sum", "_count", "_created"],
+        MetricKind::HdrHistogram | MetricKind::Timer => &["", "_sum", "_count", "_created"],
+        MetricKind::Meter => &["", "_total", "_created", "_rate"],
+    };
+    let base = match kind {
+        MetricKind::Counter | MetricKind::FloatCounter | MetricKind::Meter => {
+            name.strip_suffix("_total").unwrap_or(name)
+        }
+        _ => name,
+    };
+    let mut names: Vec<String> = suffixes.iter().map(|s| format!("{base}{s}")).collect();
+    names.dedup();
+    names
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &self.inner.families.read().by_name.len())
+            .finish()
+    }
+}
+
+static GLOBAL: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+/// The process-wide default registry (what the macros and `serve()` use).
+#[must_use]
+pub fn global() -> &'static Registry {
+    &GLOBAL
+}

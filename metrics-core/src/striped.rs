@@ -1,0 +1,216 @@
+//! Striped atomic cells in the manner of Java's `LongAdder`.
+//!
+//! An idle or single-threaded counter is one `AtomicU64` (plus an empty `OnceLock`):
+//! small, and as fast as a plain atomic. The first time a compare-and-swap on that base
+//! cell fails — proof that two threads collided — the counter grows a fixed array of
+//! cache-line-padded cells, and from then on each thread adds to its own cell. Reads
+//! sum all cells. Growing allocates once, on the contention path only.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+/// Pads and aligns a value to 128 bytes (two cache lines, as adjacent-line prefetchers
+/// pair them) so neighbouring cells never share a line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+static STRIPES: OnceLock<usize> = OnceLock::new();
+
+thread_local! {
+    // usize::MAX means "not assigned yet"; const-initialised so access never allocates.
+    static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// This thread's stripe index (unbounded; callers mask it). Threads get consecutive
+/// numbers, so up to `stripes` threads never share a cell.
+#[inline]
+pub(crate) fn thread_slot() -> usize {
+    SLOT.with(|s| {
+        let v = s.get();
+        if v != usize::MAX {
+            v
+        } else {
+            let v = NEXT_SLOT.fetch_add(1, Relaxed);
+            s.set(v);
+            v
+        }
+    })
+}
+
+/// Number of cells a grown counter gets: a power of two ≥ 2 × the CPU count, at most 64.
+pub(crate) fn stripe_count() -> usize {
+    *STRIPES.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+        (cpus * 2).next_power_of_two().clamp(2, 64)
+    })
+}
+
+/// A value type that striped cells can accumulate.
+pub(crate) trait Addend: Copy {
+    fn add_bits(bits: u64, v: Self) -> u64;
+    fn from_sum(bits: u64) -> Self;
+    fn combine(a: Self, b: Self) -> Self;
+    /// Adds to a cell nobody else is expected to touch.
+    fn add_to_cell(cell: &AtomicU64, v: Self);
+}
+
+impl Addend for u64 {
+    #[inline]
+    fn add_bits(bits: u64, v: u64) -> u64 {
+        bits.wrapping_add(v)
+    }
+    fn from_sum(bits: u64) -> u64 {
+        bits
+    }
+    fn combine(a: u64, b: u64) -> u64 {
+        a.wrapping_add(b)
+    }
+    #[inline]
+    fn add_to_cell(cell: &AtomicU64, v: u64) {
+        cell.fetch_add(v, Relaxed);
+    }
+}
+
+impl Addend for f64 {
+    #[inline]
+    fn add_bits(bits: u64, v: f64) -> u64 {
+        (f64::from_bits(bits) + v).to_bits()
+    }
+    fn from_sum(bits: u64) -> f64 {
+        f64::from_bits(bits)
+    }
+    fn combine(a: f64, b: f64) -> f64 {
+        a + b
+    }
+    #[inline]
+    fn add_to_cell(cell: &AtomicU64, v: f64) {
+        let mut cur = cell.load(Relaxed);
+        while let Err(actual) =
+            cell.compare_exchange_weak(cur, Self::add_bits(cur, v), Relaxed, Relaxed)
+        {
+            cur = actual;
+        }
+    }
+}
+
+/// A sum that scales under contention. `T` is `u64` (wrapping) or `f64`; both start
+/// at all-zero bits, which is `0` and `0.0`.
+#[derive(Debug)]
+pub(crate) struct Striped<T> {
+    base: AtomicU64,
+    cells: OnceLock<Box<[CachePadded<AtomicU64>]>>,
+    _marker: std::marker::PhantomData<T>,
+}
+
+impl<T: Addend> Default for Striped<T> {
+    fn default() -> Self {
+        Self {
+            base: AtomicU64::new(0),
+            cells: OnceLock::new(),
+            _marker: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Addend> Striped<T> {
+    #[inline]
+    pub(crate) fn add(&self, v: T) {
+        if let Some(cells) = self.cells.get() {
+            T::add_to_cell(&cells[thread_slot() & (cells.len() - 1)].0, v);
+            return;
+        }
+        let cur = self.base.load(Relaxed);
+        if self
+            .base
+            .compare_exchange(cur, T::add_bits(cur, v), Relaxed, Relaxed)
+            .is_err()
+        {
+            self.add_contended(v);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_contended(&self, v: T) {
+        let cells = self.cells.get_or_init(|| {
+            (0..stripe_count())
+                .map(|_| CachePadded(AtomicU64::new(0)))
+                .collect()
+        });
+        T::add_to_cell(&cells[thread_slot() & (cells.len() - 1)].0, v);
+    }
+
+    /// The current total. Concurrent adds may or may not be included; none is lost.
+    pub(crate) fn sum(&self) -> T {
+        let mut total = T::from_sum(self.base.load(Relaxed));
+        if let Some(cells) = self.cells.get() {
+            for c in cells.iter() {
+                total = T::combine(total, T::from_sum(c.0.load(Relaxed)));
+            }
+        }
+        total
+    }
+
+    /// Whether contention has been seen and the cells exist (for tests and sizing).
+    #[cfg(test)]
+    pub(crate) fn is_striped(&self) -> bool {
+        self.cells.get().is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn single_thread_stays_unstriped() {
+        let s = Striped::<u64>::default();
+        for _ in 0..1000 {
+            s.add(2);
+        }
+        assert_eq!(s.sum(), 2000);
+        assert!(!s.is_striped());
+    }
+
+    #[test]
+    fn contention_grows_cells_and_loses_nothing() {
+        let s = Arc::new(Striped::<u64>::default());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200_000 {
+                        s.add(1);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.sum(), 1_600_000);
+    }
+
+    #[test]
+    fn float_cells_sum_exactly_for_integral_values() {
+        let s = Arc::new(Striped::<f64>::default());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        s.add(0.5);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.sum(), 200_000.0);
+    }
+}

@@ -1,0 +1,98 @@
+//! The read-only walk exporters consume.
+//!
+//! A registry hands each family's [`Descriptor`] and then each series' labels and
+//! [`Value`] to a [`Visitor`]. Values are borrowed views computed during the walk, so
+//! formats never reach into metric internals, and a renderer can write 10,000 series
+//! without allocating per series (histogram counts come from a reused buffer).
+
+use crate::desc::Descriptor;
+use crate::hdr::HdrSnapshot;
+use crate::meter::MeterSnapshot;
+use crate::timer::TimerSnapshot;
+
+/// One series' label names and values, in the family's label order.
+#[derive(Debug, Clone, Copy)]
+pub struct Labels<'a> {
+    pub(crate) names: &'a [Box<str>],
+    pub(crate) values: &'a [Box<str>],
+}
+
+impl<'a> Labels<'a> {
+    /// `(name, value)` pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.names.iter().map(|n| &**n).zip(self.values.iter().map(|v| &**v))
+    }
+
+    /// Number of labels.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether the series has no labels.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The label values, in order.
+    #[must_use]
+    pub fn values(&self) -> &'a [Box<str>] {
+        self.values
+    }
+
+    /// The label names, in order.
+    #[must_use]
+    pub fn names(&self) -> &'a [Box<str>] {
+        self.names
+    }
+}
+
+/// The reading of one series during a walk.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Value<'a> {
+    /// A [`Counter`](crate::Counter) total.
+    Counter(u64),
+    /// A [`FloatCounter`](crate::FloatCounter) total.
+    FloatCounter(f64),
+    /// A [`Gauge`](crate::Gauge) value.
+    Gauge(i64),
+    /// A [`FloatGauge`](crate::FloatGauge) or [`CallbackGauge`](crate::CallbackGauge) value.
+    FloatGauge(f64),
+    /// An explicit-bucket [`Histogram`](crate::Histogram).
+    Histogram {
+        /// Finite upper bounds.
+        bounds: &'a [f64],
+        /// Non-cumulative counts, one more than `bounds` (the last is `+Inf`).
+        counts: &'a [u64],
+        /// Sum of observations.
+        sum: f64,
+    },
+    /// An [`HdrHistogram`](crate::HdrHistogram) (raw `u64` values).
+    HdrHistogram(&'a HdrSnapshot),
+    /// A [`Meter`](crate::Meter).
+    Meter(&'a MeterSnapshot),
+    /// A [`Timer`](crate::Timer) (durations in nanoseconds).
+    Timer(&'a TimerSnapshot),
+}
+
+/// Receives a registry's families and series, in family-name order; series of a family
+/// come together, in the order they were first used.
+pub trait Visitor {
+    /// Called before a family's series (also for a family that has none yet).
+    fn family(&mut self, _family: &Descriptor) {}
+
+    /// Called once per series.
+    fn series(&mut self, family: &Descriptor, labels: Labels<'_>, value: Value<'_>);
+
+    /// Called after a family's last series.
+    fn end_family(&mut self, _family: &Descriptor) {}
+}
+
+/// Reusable buffers for a walk (an implementation detail of [`Metric`](crate::Metric)).
+#[doc(hidden)]
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub(crate) counts: Vec<u64>,
+}

@@ -1,0 +1,12 @@
+//! Tachometer's exporters. Each wire format lives in its own module and is fed by one
+//! read-only walk of a [`Registry`](tachometer_core::Registry) through the
+//! [`Visitor`](tachometer_core::Visitor) trait; no format reaches into metric internals.
+//!
+//! | module | feature | what |
+//! |---|---|---|
+//! | `prometheus` | `prometheus` | Prometheus text 0.0.4 and OpenMetrics 1.0 |
+//! | `json` | `json` | Dropwizard metrics-json shape |
+//! | `server` | `server` | hyper HTTP endpoint (`/metrics`, `/metrics.json`) |
+//! | `statsd` | `statsd` | StatsD / DogStatsD push |
+
+#![deny(missing_docs)]

@@ -1,0 +1,24 @@
+//! # Tachometer
+//!
+//! Application metrics for Rust services and batch jobs: counters, gauges, histograms,
+//! meters and timers whose recording is lock-free and allocation-free, exported as
+//! Prometheus text, OpenMetrics and JSON, or pushed to StatsD/DogStatsD.
+//!
+//! This crate is the facade: it re-exports [`tachometer_core`] (metric types and the
+//! registry), the macros, the exporters and the tower middleware, each behind a feature
+//! of the same name (all on by default).
+//!
+//! ```
+//! use tachometer::{Opts, Registry};
+//! let registry = Registry::new();
+//! let jobs = registry.counter(Opts::new("jobs_total", "Jobs processed.")).unwrap();
+//! jobs.increment(1);
+//! assert_eq!(jobs.get(), 1);
+//! ```
+
+#![deny(missing_docs)]
+
+pub use tachometer_core::*;
+
+/// Exporters: Prometheus text and OpenMetrics, JSON, StatsD and the HTTP endpoint.
+pub use tachometer_exporters as exporters;

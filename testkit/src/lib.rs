@@ -1,0 +1,244 @@
+//! Test support shared by Tachometer's test suites (not published).
+//!
+//! * [`peer`]: find a real peer (promtool, prometheus, python's prometheus_client, the
+//!   npm StatsD daemon). When it is missing the test prints a clear `SKIP` line and
+//!   passes — unless `TACHOMETER_REQUIRE_PEERS=1`, which CI sets, where it fails.
+//! * [`free_port`], [`TempDir`], [`ChildGuard`]: tests that start a peer bind free
+//!   127.0.0.1 ports, keep their files in a directory removed on drop, and kill the peer
+//!   by PID on drop, pass or fail.
+//! * [`CountingAllocator`]: proves zero-allocation claims.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Whether CI demands every peer (`TACHOMETER_REQUIRE_PEERS=1`).
+#[must_use]
+pub fn peers_required() -> bool {
+    std::env::var("TACHOMETER_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// Reports a missing peer: panics when peers are required, else prints a SKIP line.
+/// Returns nothing; callers `return` after it.
+pub fn peer_missing(peer: &str, how_to_install: &str) {
+    let msg = format!("peer {peer} is missing ({how_to_install})");
+    if peers_required() {
+        panic!("TACHOMETER_REQUIRE_PEERS=1 but {msg}");
+    }
+    eprintln!("SKIP: {msg}; this test did not run");
+}
+
+/// Finds an executable on PATH.
+#[must_use]
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Real peers and how to find them.
+pub mod peer {
+    use super::*;
+
+    /// `promtool`, from Debian's `prometheus` package.
+    #[must_use]
+    pub fn promtool() -> Option<PathBuf> {
+        let p = which("promtool");
+        if p.is_none() {
+            peer_missing("promtool", "apt-get install -y prometheus");
+        }
+        p
+    }
+
+    /// The `prometheus` server binary, from Debian's `prometheus` package.
+    #[must_use]
+    pub fn prometheus() -> Option<PathBuf> {
+        let p = which("prometheus");
+        if p.is_none() {
+            peer_missing("prometheus server", "apt-get install -y prometheus");
+        }
+        p
+    }
+
+    /// A python3 that can `import prometheus_client`.
+    #[must_use]
+    pub fn python_prometheus_client() -> Option<PathBuf> {
+        let py = which("python3");
+        let ok = py.as_ref().is_some_and(|py| {
+            Command::new(py)
+                .args(["-c", "import prometheus_client"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        if !ok {
+            peer_missing("python prometheus_client", "pip install prometheus-client");
+            return None;
+        }
+        py
+    }
+
+    /// `(node, path to statsd's stats.js)`: `$TACHOMETER_STATSD_JS`, or
+    /// `node_modules/statsd/stats.js` at the workspace root (`npm install statsd@0.9`).
+    #[must_use]
+    pub fn statsd() -> Option<(PathBuf, PathBuf)> {
+        let js = std::env::var_os("TACHOMETER_STATSD_JS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("node_modules/statsd/stats.js"));
+        match (which("node"), js.is_file()) {
+            (Some(node), true) => Some((node, js)),
+            _ => {
+                peer_missing(
+                    "statsd daemon (node + node_modules/statsd/stats.js)",
+                    "npm install statsd@0.9 at the workspace root",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The workspace root (the directory holding `testkit/`).
+#[must_use]
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("testkit lives in the workspace")
+        .to_path_buf()
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released; tiny race, fine for tests).
+#[must_use]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("cannot bind 127.0.0.1:0")
+}
+
+/// Waits until something accepts TCP connections on `addr`, or `timeout` passes.
+#[must_use]
+pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A temporary directory removed (recursively) on drop.
+#[derive(Debug)]
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    /// Creates a fresh directory under the system temp dir.
+    #[must_use]
+    pub fn new(prefix: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "tachometer-{prefix}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).expect("cannot create temp dir");
+        Self { path }
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Kills and reaps a child process by PID on drop, pass or fail.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Child,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` and guards it.
+    pub fn spawn(cmd: &mut Command) -> std::io::Result<Self> {
+        Ok(Self { child: cmd.spawn()? })
+    }
+
+    /// The child's PID.
+    #[must_use]
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the child has exited (reaping it if so).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+thread_local! {
+    static THREAD_ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A global allocator that counts allocations per thread. Install it in a test binary:
+///
+/// ```ignore
+/// #[global_allocator]
+/// static ALLOC: tachometer_testkit::CountingAllocator = tachometer_testkit::CountingAllocator;
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CountingAllocator;
+
+// SAFETY: forwards every call to `System` unchanged; only bumps a thread-local counter,
+// which needs no allocation (const-initialised `Cell`) and tolerates TLS teardown.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+/// Allocations made by this thread while running `f` (needs [`CountingAllocator`]
+/// installed as the global allocator; otherwise always 0).
+pub fn allocations_during<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = THREAD_ALLOCS.with(Cell::get);
+    let out = f();
+    let after = THREAD_ALLOCS.with(Cell::get);
+    (out, after - before)
+}
