@@ -10,3 +10,6 @@
 //! | `statsd` | `statsd` | StatsD / DogStatsD push |
 
 #![deny(missing_docs)]
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
