@@ -181,7 +181,10 @@ mod tests {
         let before = SystemClock.recent();
         std::thread::sleep(Duration::from_millis(30));
         let after = SystemClock.recent();
-        assert!(after > before, "coarse clock did not advance: {before} -> {after}");
+        assert!(
+            after > before,
+            "coarse clock did not advance: {before} -> {after}"
+        );
         assert!(SystemClock.now() >= after);
     }
 }

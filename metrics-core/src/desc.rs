@@ -302,12 +302,29 @@ mod tests {
 
     #[test]
     fn reserved_labels_are_rejected_per_kind() {
-        let e = Descriptor::new(&Opts::new("h", "").labels(&["le"]), MetricKind::Histogram, String::new());
+        let e = Descriptor::new(
+            &Opts::new("h", "").labels(&["le"]),
+            MetricKind::Histogram,
+            String::new(),
+        );
         assert!(matches!(e, Err(Error::InvalidLabelName { .. })));
-        let e = Descriptor::new(&Opts::new("t", "").labels(&["quantile"]), MetricKind::Timer, String::new());
+        let e = Descriptor::new(
+            &Opts::new("t", "").labels(&["quantile"]),
+            MetricKind::Timer,
+            String::new(),
+        );
         assert!(matches!(e, Err(Error::InvalidLabelName { .. })));
-        assert!(Descriptor::new(&Opts::new("g", "").labels(&["le"]), MetricKind::Gauge, String::new()).is_ok());
-        let e = Descriptor::new(&Opts::new("g", "").labels(&["a", "a"]), MetricKind::Gauge, String::new());
+        assert!(Descriptor::new(
+            &Opts::new("g", "").labels(&["le"]),
+            MetricKind::Gauge,
+            String::new()
+        )
+        .is_ok());
+        let e = Descriptor::new(
+            &Opts::new("g", "").labels(&["a", "a"]),
+            MetricKind::Gauge,
+            String::new(),
+        );
         assert!(e.unwrap_err().to_string().contains("only once"));
     }
 }

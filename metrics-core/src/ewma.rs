@@ -103,15 +103,28 @@ mod tests {
     #[test]
     fn dropwizard_ewma_vectors() {
         let cases: [(Ewma, [f64; 4]); 3] = [
-            (Ewma::one_minute(), [0.6, 0.22072766, 0.08120117, 0.02987224]),
-            (Ewma::five_minutes(), [0.6, 0.49123845, 0.40219203, 0.32928698]),
-            (Ewma::fifteen_minutes(), [0.6, 0.56130419, 0.52510399, 0.49123845]),
+            (
+                Ewma::one_minute(),
+                [0.6, 0.22072766, 0.08120117, 0.02987224],
+            ),
+            (
+                Ewma::five_minutes(),
+                [0.6, 0.49123845, 0.40219203, 0.32928698],
+            ),
+            (
+                Ewma::fifteen_minutes(),
+                [0.6, 0.56130419, 0.52510399, 0.49123845],
+            ),
         ];
         for (mut e, expected) in cases {
             e.tick(3);
             for (minute, want) in expected.iter().enumerate() {
                 let got = after_minutes(e, minute).rate_per_second();
-                assert!((got - want).abs() < 1e-6, "alpha {} minute {minute}: {got} != {want}", e.alpha());
+                assert!(
+                    (got - want).abs() < 1e-6,
+                    "alpha {} minute {minute}: {got} != {want}",
+                    e.alpha()
+                );
             }
         }
     }

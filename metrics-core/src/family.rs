@@ -18,7 +18,10 @@
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering::{Acquire, Relaxed, Release}};
+use std::sync::atomic::{
+    AtomicPtr, AtomicUsize,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -108,7 +111,9 @@ impl<M: Metric> FamilyCore<M> {
             ctx,
             hasher: foldhash::fast::RandomState::default(),
             table: AtomicPtr::new(table),
-            writer: Mutex::new(Writer { tables: vec![table] }),
+            writer: Mutex::new(Writer {
+                tables: vec![table],
+            }),
             max_series: max_series.max(1),
             overflow: AtomicPtr::new(ptr::null_mut()),
             overflow_counter: overflow_counter.map(|f| (f, OnceLock::new())),
@@ -242,13 +247,19 @@ impl<M: Metric> FamilyCore<M> {
         if self.overflow.load(Acquire).is_null() {
             let entry = Box::into_raw(Box::new(Entry {
                 hash: 0,
-                values: self.desc.label_names.iter().map(|_| Box::from(OVERFLOW_LABEL_VALUE)).collect(),
+                values: self
+                    .desc
+                    .label_names
+                    .iter()
+                    .map(|_| Box::from(OVERFLOW_LABEL_VALUE))
+                    .collect(),
                 metric: M::build(&self.config, &self.ctx),
             }));
             self.overflow.store(entry, Release);
         }
         drop(_writer);
-        self.overflowed().expect("overflow series was just published")
+        self.overflowed()
+            .expect("overflow series was just published")
     }
 
     fn count_overflow(&self) {
@@ -256,7 +267,7 @@ impl<M: Metric> FamilyCore<M> {
             let c = counter.get_or_init(|| {
                 family
                     .with_labels(&[&*self.desc.name])
-                    .map(Counter::clone)
+                    .cloned()
                     .unwrap_or_default()
             });
             c.increment(1);
@@ -284,7 +295,8 @@ impl<M: Metric> FamilyCore<M> {
                 names: &desc.label_names,
                 values: &e.values,
             };
-            e.metric.read(scratch, &mut |value| visitor.series(desc, labels, value));
+            e.metric
+                .read(scratch, &mut |value| visitor.series(desc, labels, value));
         }
         visitor.end_family(desc);
     }

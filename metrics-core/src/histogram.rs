@@ -31,7 +31,9 @@ impl Buckets {
     pub fn default_latency() -> Self {
         Self {
             bounds: Arc::from(
-                &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0][..],
+                &[
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ][..],
             ),
         }
     }
@@ -68,7 +70,11 @@ impl Buckets {
                 "linear buckets need count >= 1 and a finite width > 0 (got start {start}, width {width}, count {count})"
             )));
         }
-        Self::new(&(0..count).map(|i| start + width * i as f64).collect::<Vec<_>>())
+        Self::new(
+            &(0..count)
+                .map(|i| start + width * i as f64)
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// `count` bounds `start, start·factor, start·factor², …`.
@@ -164,7 +170,11 @@ impl Histogram {
         shard.counts[idx].fetch_add(1, Relaxed);
         let cur = shard.sum.load(Relaxed);
         let next = (f64::from_bits(cur) + v).to_bits();
-        if shard.sum.compare_exchange(cur, next, Relaxed, Relaxed).is_err() {
+        if shard
+            .sum
+            .compare_exchange(cur, next, Relaxed, Relaxed)
+            .is_err()
+        {
             self.add_sum_contended(shard, v);
         }
     }
@@ -181,9 +191,11 @@ impl Histogram {
             }
         }
         let n = self.core.bounds.len();
-        self.core
-            .shards
-            .get_or_init(|| (0..stripe_count()).map(|_| CachePadded(Shard::new(n))).collect());
+        self.core.shards.get_or_init(|| {
+            (0..stripe_count())
+                .map(|_| CachePadded(Shard::new(n)))
+                .collect()
+        });
     }
 
     /// The bucket bounds.
@@ -264,7 +276,10 @@ impl HistogramSnapshot {
 }
 
 /// `(upper bound, cumulative count)` pairs for non-cumulative `counts`, ending at `+Inf`.
-pub fn cumulative<'a>(bounds: &'a [f64], counts: &'a [u64]) -> impl Iterator<Item = (f64, u64)> + 'a {
+pub fn cumulative<'a>(
+    bounds: &'a [f64],
+    counts: &'a [u64],
+) -> impl Iterator<Item = (f64, u64)> + 'a {
     bounds
         .iter()
         .copied()
@@ -294,7 +309,10 @@ mod tests {
 
     #[test]
     fn bucket_helpers() {
-        assert_eq!(Buckets::linear(1.0, 2.0, 3).unwrap().bounds(), &[1.0, 3.0, 5.0]);
+        assert_eq!(
+            Buckets::linear(1.0, 2.0, 3).unwrap().bounds(),
+            &[1.0, 3.0, 5.0]
+        );
         assert_eq!(
             Buckets::exponential(1.0, 2.0, 4).unwrap().bounds(),
             &[1.0, 2.0, 4.0, 8.0]
@@ -303,7 +321,10 @@ mod tests {
         assert!(Buckets::new(&[f64::NAN]).is_err());
         assert!(Buckets::linear(0.0, 0.0, 3).is_err());
         assert!(Buckets::exponential(0.0, 2.0, 3).is_err());
-        assert_eq!(Buckets::new(&[1.0, f64::INFINITY]).unwrap().bounds(), &[1.0]);
+        assert_eq!(
+            Buckets::new(&[1.0, f64::INFINITY]).unwrap().bounds(),
+            &[1.0]
+        );
     }
 
     #[test]

@@ -109,7 +109,11 @@ impl Meter {
                 None => return,
             }
         };
-        let now = if wait { core.clock.now() } else { core.clock.recent() };
+        let now = if wait {
+            core.clock.now()
+        } else {
+            core.clock.recent()
+        };
         let age = now.saturating_sub(ticks.last_tick);
         if age <= TICK {
             return;
@@ -166,7 +170,9 @@ impl Meter {
 
 impl fmt::Debug for Meter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Meter").field("count", &self.count()).finish()
+        f.debug_struct("Meter")
+            .field("count", &self.count())
+            .finish()
     }
 }
 
@@ -193,7 +199,10 @@ mod tests {
 
     fn manual() -> (Meter, ManualClock) {
         let clock = ManualClock::new();
-        (Meter::with_clock(ClockHandle::Custom(Arc::new(clock.clone()))), clock)
+        (
+            Meter::with_clock(ClockHandle::Custom(Arc::new(clock.clone()))),
+            clock,
+        )
     }
 
     #[test]
@@ -205,9 +214,21 @@ mod tests {
         let s = m.snapshot();
         assert_eq!(s.count, 3);
         assert!((s.mean_rate - 0.3).abs() < 1e-12);
-        assert!((s.m1_rate - 0.2 * (-1.0f64 / 12.0).exp()).abs() < 1e-9, "m1 {}", s.m1_rate);
-        assert!((s.m5_rate - 0.2 * (-1.0f64 / 60.0).exp()).abs() < 1e-9, "m5 {}", s.m5_rate);
-        assert!((s.m15_rate - 0.2 * (-1.0f64 / 180.0).exp()).abs() < 1e-9, "m15 {}", s.m15_rate);
+        assert!(
+            (s.m1_rate - 0.2 * (-1.0f64 / 12.0).exp()).abs() < 1e-9,
+            "m1 {}",
+            s.m1_rate
+        );
+        assert!(
+            (s.m5_rate - 0.2 * (-1.0f64 / 60.0).exp()).abs() < 1e-9,
+            "m5 {}",
+            s.m5_rate
+        );
+        assert!(
+            (s.m15_rate - 0.2 * (-1.0f64 / 180.0).exp()).abs() < 1e-9,
+            "m15 {}",
+            s.m15_rate
+        );
     }
 
     #[test]
@@ -230,7 +251,11 @@ mod tests {
         assert!(m.snapshot().m15_rate > 1000.0);
         clock.advance(Duration::from_secs(5 * MAX_TICKS));
         let s = m.snapshot();
-        assert!(s.m15_rate < 1e-290, "reset after {MAX_TICKS} idle ticks: {}", s.m15_rate);
+        assert!(
+            s.m15_rate < 1e-290,
+            "reset after {MAX_TICKS} idle ticks: {}",
+            s.m15_rate
+        );
     }
 
     #[test]

@@ -69,9 +69,13 @@ macro_rules! simple_metric {
 }
 
 simple_metric!(Counter, MetricKind::Counter, |m| Value::Counter(m.get()));
-simple_metric!(FloatCounter, MetricKind::FloatCounter, |m| Value::FloatCounter(m.get()));
+simple_metric!(FloatCounter, MetricKind::FloatCounter, |m| {
+    Value::FloatCounter(m.get())
+});
 simple_metric!(Gauge, MetricKind::Gauge, |m| Value::Gauge(m.get()));
-simple_metric!(FloatGauge, MetricKind::FloatGauge, |m| Value::FloatGauge(m.get()));
+simple_metric!(FloatGauge, MetricKind::FloatGauge, |m| Value::FloatGauge(
+    m.get()
+));
 
 impl private::Sealed for CallbackGauge {}
 impl Metric for CallbackGauge {

@@ -211,8 +211,14 @@ impl Registry {
 
     /// Walks every family and series (see [`Visitor`]).
     pub fn visit(&self, visitor: &mut dyn Visitor) {
-        let families: Vec<Arc<dyn ErasedFamily>> =
-            self.inner.families.read().by_name.values().cloned().collect();
+        let families: Vec<Arc<dyn ErasedFamily>> = self
+            .inner
+            .families
+            .read()
+            .by_name
+            .values()
+            .cloned()
+            .collect();
         let mut scratch = Scratch::default();
         for f in families {
             f.visit(visitor, &mut scratch);
@@ -284,7 +290,11 @@ impl Registry {
         self.metric(opts, buckets)
     }
     /// A labeled explicit-bucket [`Histogram`] family.
-    pub fn histogram_family(&self, opts: Opts, buckets: Buckets) -> Result<Family<Histogram>, Error> {
+    pub fn histogram_family(
+        &self,
+        opts: Opts,
+        buckets: Buckets,
+    ) -> Result<Family<Histogram>, Error> {
         self.register(opts, buckets)
     }
     /// An unlabeled [`HdrHistogram`].
@@ -292,7 +302,11 @@ impl Registry {
         self.metric(opts, config)
     }
     /// A labeled [`HdrHistogram`] family.
-    pub fn hdr_histogram_family(&self, opts: Opts, config: HdrConfig) -> Result<Family<HdrHistogram>, Error> {
+    pub fn hdr_histogram_family(
+        &self,
+        opts: Opts,
+        config: HdrConfig,
+    ) -> Result<Family<HdrHistogram>, Error> {
         self.register(opts, config)
     }
     /// An unlabeled [`Meter`].
@@ -313,7 +327,10 @@ impl Registry {
     }
 }
 
-fn same_family<M: Metric>(existing: &Arc<dyn ErasedFamily>, desc: &Descriptor) -> Result<Family<M>, Error> {
+fn same_family<M: Metric>(
+    existing: &Arc<dyn ErasedFamily>,
+    desc: &Descriptor,
+) -> Result<Family<M>, Error> {
     let found = existing.descriptor();
     if found != desc {
         return Err(Error::Conflict {

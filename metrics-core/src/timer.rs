@@ -204,15 +204,16 @@ mod tests {
     #[test]
     fn guard_and_closure_use_the_clock() {
         let clock = ManualClock::new();
-        let t = Timer::with_clock(HdrConfig::default(), ClockHandle::Custom(Arc::new(clock.clone()))).unwrap();
+        let t = Timer::with_clock(
+            HdrConfig::default(),
+            ClockHandle::Custom(Arc::new(clock.clone())),
+        )
+        .unwrap();
         {
             let _g = t.start();
             clock.advance(Duration::from_millis(20));
         }
-        let d = t.time(|| {
-            clock.advance(Duration::from_millis(5));
-        });
-        let _ = d;
+        t.time(|| clock.advance(Duration::from_millis(5)));
         t.start().discard();
         let s = t.snapshot();
         assert_eq!(s.durations.count(), 2);

@@ -20,7 +20,10 @@ pub struct Labels<'a> {
 impl<'a> Labels<'a> {
     /// `(name, value)` pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.names.iter().map(|n| &**n).zip(self.values.iter().map(|v| &**v))
+        self.names
+            .iter()
+            .map(|n| &**n)
+            .zip(self.values.iter().map(|v| &**v))
     }
 
     /// Number of labels.

@@ -175,7 +175,9 @@ pub struct ChildGuard {
 impl ChildGuard {
     /// Spawns `cmd` and guards it.
     pub fn spawn(cmd: &mut Command) -> std::io::Result<Self> {
-        Ok(Self { child: cmd.spawn()? })
+        Ok(Self {
+            child: cmd.spawn()?,
+        })
     }
 
     /// The child's PID.

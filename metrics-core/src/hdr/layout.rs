@@ -83,7 +83,8 @@ impl Layout {
     /// The lowest value counted at `index`.
     pub(crate) fn value_from_index(&self, index: usize) -> u64 {
         let mut bucket = (index >> self.sub_bucket_half_count_magnitude) as i64 - 1;
-        let mut sub = (index as u64 & (self.sub_bucket_half_count - 1)) + self.sub_bucket_half_count;
+        let mut sub =
+            (index as u64 & (self.sub_bucket_half_count - 1)) + self.sub_bucket_half_count;
         if bucket < 0 {
             sub -= self.sub_bucket_half_count;
             bucket = 0;
@@ -94,7 +95,11 @@ impl Layout {
     fn highest_equivalent(&self, v: u64) -> u64 {
         let bucket = self.leading_zero_count_base - (v | self.sub_bucket_mask).leading_zeros();
         let sub = v >> (bucket + self.unit_magnitude);
-        let adjust = if sub >= self.sub_bucket_half_count * 2 { 1 } else { 0 };
+        let adjust = if sub >= self.sub_bucket_half_count * 2 {
+            1
+        } else {
+            0
+        };
         let range = 1u64 << (self.unit_magnitude + bucket + adjust);
         let lowest = (v >> (bucket + self.unit_magnitude)) << (bucket + self.unit_magnitude);
         lowest.saturating_add(range - 1)

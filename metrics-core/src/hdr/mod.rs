@@ -135,7 +135,8 @@ impl HdrHistogram {
             .map(|_| (0..layout.len).map(|_| AtomicU64::new(0)).collect())
             .collect();
         let sub_window_nanos =
-            u64::try_from(config.window.as_nanos() / u128::from(config.sub_windows)).unwrap_or(u64::MAX);
+            u64::try_from(config.window.as_nanos() / u128::from(config.sub_windows))
+                .unwrap_or(u64::MAX);
         let started = clock.now();
         Ok(Self {
             core: Arc::new(Core {
@@ -188,8 +189,9 @@ impl HdrHistogram {
         let mut rotation = core.rotation.lock();
         self.rotate(&mut rotation);
         let l = core.layout;
-        let mut window = hdrhistogram::Histogram::<u64>::new_with_bounds(l.lowest, l.highest, l.sigfig)
-            .expect("layout parameters were validated at construction");
+        let mut window =
+            hdrhistogram::Histogram::<u64>::new_with_bounds(l.lowest, l.highest, l.sigfig)
+                .expect("layout parameters were validated at construction");
         let mut live = 0u64;
         let mut counts = vec![0u64; l.len];
         for w in core.windows.iter() {
@@ -261,25 +263,41 @@ impl HdrSnapshot {
     /// Smallest value in the window (bucket precision), `NaN` if empty.
     #[must_use]
     pub fn min(&self) -> f64 {
-        if self.window.is_empty() { f64::NAN } else { self.window.min() as f64 }
+        if self.window.is_empty() {
+            f64::NAN
+        } else {
+            self.window.min() as f64
+        }
     }
 
     /// Largest value in the window (bucket precision), `NaN` if empty.
     #[must_use]
     pub fn max(&self) -> f64 {
-        if self.window.is_empty() { f64::NAN } else { self.window.max() as f64 }
+        if self.window.is_empty() {
+            f64::NAN
+        } else {
+            self.window.max() as f64
+        }
     }
 
     /// Mean of the window, `NaN` if empty.
     #[must_use]
     pub fn mean(&self) -> f64 {
-        if self.window.is_empty() { f64::NAN } else { self.window.mean() }
+        if self.window.is_empty() {
+            f64::NAN
+        } else {
+            self.window.mean()
+        }
     }
 
     /// Population standard deviation of the window, `NaN` if empty.
     #[must_use]
     pub fn stddev(&self) -> f64 {
-        if self.window.is_empty() { f64::NAN } else { self.window.stdev() }
+        if self.window.is_empty() {
+            f64::NAN
+        } else {
+            self.window.stdev()
+        }
     }
 
     /// The window as an `hdrhistogram::Histogram`, for merging or V2 serialization.
@@ -297,13 +315,19 @@ mod tests {
 
     fn manual(config: HdrConfig) -> (HdrHistogram, ManualClock) {
         let clock = ManualClock::new();
-        let h = HdrHistogram::with_clock(config, ClockHandle::Custom(Arc::new(clock.clone()))).unwrap();
+        let h =
+            HdrHistogram::with_clock(config, ClockHandle::Custom(Arc::new(clock.clone()))).unwrap();
         (h, clock)
     }
 
     #[test]
     fn reference_vector_ten_million() {
-        let h = HdrHistogram::new(HdrConfig::default().range(1, 3_600_000_000).significant_figures(3)).unwrap();
+        let h = HdrHistogram::new(
+            HdrConfig::default()
+                .range(1, 3_600_000_000)
+                .significant_figures(3),
+        )
+        .unwrap();
         for _ in 0..9 {
             h.record(1);
         }
@@ -333,7 +357,11 @@ mod tests {
         clock.advance(Duration::from_secs(40));
         // 80 s after the first value: it has been rotated out; the second (40 s old) stays.
         let s = h.snapshot();
-        assert_eq!(s.window_count(), 1, "only the recent value is in the window");
+        assert_eq!(
+            s.window_count(),
+            1,
+            "only the recent value is in the window"
+        );
         assert_eq!(s.count(), 2);
         clock.advance(Duration::from_secs(600));
         let s = h.snapshot();
