@@ -45,6 +45,8 @@ mod metric;
 mod registry;
 mod striped;
 mod timer;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod visit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
