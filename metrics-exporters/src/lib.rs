@@ -8,8 +8,12 @@
 //! | `json` | `json` | Dropwizard metrics-json shape |
 //! | `server` | `server` | hyper HTTP endpoint (`/metrics`, `/metrics.json`) |
 //! | `statsd` | `statsd` | StatsD / DogStatsD push |
+//! | `negotiate` | `prometheus` | `Accept` / `Accept-Encoding` negotiation for `/metrics` |
 
 #![deny(missing_docs)]
 
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+
+#[cfg(feature = "prometheus")]
+pub mod negotiate;

@@ -1,0 +1,416 @@
+//! Content negotiation for `/metrics`: which text format and whether to gzip.
+//!
+//! Prometheus builds its `Accept` header from its configured scrape protocols, each with
+//! a descending `q`, ending in `*/*`. The exact string changes between Prometheus
+//! versions (the q numbers, `escaping=` parameters, protobuf first when native
+//! histograms are on), so matching it literally would break on the next release. This
+//! module therefore parses `Accept` generically (RFC 9110 media ranges with q-values,
+//! case-insensitive names, optional whitespace, quoted parameter values) and then maps
+//! each acceptable range to a [`Format`] we can produce:
+//!
+//! | media range | format |
+//! |---|---|
+//! | `application/openmetrics-text; version=1.0.0` | [`Format::OpenMetrics100`] |
+//! | `application/openmetrics-text; version=0.0.1` or no version | [`Format::OpenMetrics001`] |
+//! | `application/openmetrics-text` with any other version | not offered (skipped) |
+//! | `text/plain` with `version=0.0.4` or no version | [`Format::Text004`] |
+//! | `text/plain` with any other version (e.g. Prometheus text 1.0.0) | not offered (skipped) |
+//! | `text/*`, `*/*` | [`Format::Text004`] |
+//! | `application/*` | [`Format::OpenMetrics100`] |
+//! | anything else (protobuf, JSON, …) | not offered (skipped) |
+//!
+//! The highest-q offered range wins (ties: the more specific range, then the earlier
+//! one). A range with `q=0` refuses that format even when a wildcard would otherwise
+//! select it. When nothing matches, or the header is missing or unreadable, the answer
+//! is text 0.0.4, as Prometheus' content-negotiation document prescribes.
+
+use crate::prometheus::Format;
+
+/// Chooses the exposition format for a request's `Accept` header (all of its values
+/// joined with `,`; `None` when the request has none).
+///
+/// ```
+/// use tachometer_exporters::negotiate::negotiate_format;
+/// use tachometer_exporters::prometheus::Format;
+/// assert_eq!(negotiate_format(None), Format::Text004);
+/// assert_eq!(
+///     negotiate_format(Some("application/openmetrics-text;version=1.0.0;q=0.9,*/*;q=0.1")),
+///     Format::OpenMetrics100
+/// );
+/// ```
+#[must_use]
+pub fn negotiate_format(accept: Option<&str>) -> Format {
+    let Some(accept) = accept else {
+        return Format::Text004;
+    };
+    let ranges: Vec<MediaRange<'_>> = split_list(accept).filter_map(MediaRange::parse).collect();
+    let refused = |format: Format| {
+        ranges
+            .iter()
+            .any(|r| r.q == 0 && r.specificity == Specificity::Exact && r.format == Some(format))
+    };
+    let mut best: Option<(&MediaRange<'_>, Format)> = None;
+    for range in &ranges {
+        let Some(format) = range.format else { continue };
+        if range.q == 0 {
+            continue;
+        }
+        // A wildcard must not hand back a type the client explicitly refused.
+        let format = if range.specificity == Specificity::Exact {
+            format
+        } else if !refused(format) {
+            format
+        } else if let Some(other) = WILDCARD_FALLBACKS.iter().copied().find(|f| !refused(*f)) {
+            other
+        } else {
+            continue;
+        };
+        let better = match best {
+            None => true,
+            Some((b, _)) => (range.q, range.specificity) > (b.q, b.specificity),
+        };
+        if better {
+            best = Some((range, format));
+        }
+    }
+    best.map_or(Format::Text004, |(_, f)| f)
+}
+
+/// Whether a response may be gzip-compressed, from the request's `Accept-Encoding`
+/// (all values joined with `,`; `None` when absent, which means no compression).
+///
+/// `gzip` (or its alias `x-gzip`) with `q > 0` accepts; `q=0` refuses; `*` with `q > 0`
+/// accepts unless gzip itself is listed with `q=0`.
+///
+/// ```
+/// use tachometer_exporters::negotiate::accepts_gzip;
+/// assert!(accepts_gzip(Some("gzip")));
+/// assert!(!accepts_gzip(Some("gzip;q=0, identity")));
+/// assert!(!accepts_gzip(None));
+/// ```
+#[must_use]
+pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(header) = accept_encoding else {
+        return false;
+    };
+    let mut gzip: Option<u16> = None;
+    let mut star: Option<u16> = None;
+    for item in split_list(header) {
+        let mut parts = split_params(item);
+        let coding = parts.next().unwrap_or("").trim();
+        let mut q = 1000;
+        for param in parts {
+            if let Some((name, value)) = param.split_once('=') {
+                if name.trim().eq_ignore_ascii_case("q") {
+                    match parse_qvalue(value.trim()) {
+                        Some(v) => q = v,
+                        None => q = 0, // a malformed weight is not a "yes"
+                    }
+                }
+            }
+        }
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(gzip.map_or(q, |g: u16| g.max(q)));
+        } else if coding == "*" {
+            star = Some(q);
+        }
+    }
+    match (gzip, star) {
+        (Some(q), _) => q > 0,
+        (None, Some(q)) => q > 0,
+        (None, None) => false,
+    }
+}
+
+/// What `*/*` or a refused wildcard falls back to, in order of preference.
+const WILDCARD_FALLBACKS: [Format; 3] = [Format::Text004, Format::OpenMetrics100, Format::OpenMetrics001];
+
+/// How specific a media range is; RFC 9110 lets a more specific range override a
+/// less specific one at equal weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Specificity {
+    Any,
+    Type,
+    Exact,
+}
+
+/// One parsed element of an `Accept` header.
+#[derive(Debug)]
+struct MediaRange<'a> {
+    /// Weight in thousandths (RFC 9110 allows three decimals).
+    q: u16,
+    specificity: Specificity,
+    /// The format we would serve for this range, if any.
+    format: Option<Format>,
+    #[allow(dead_code)] // kept for Debug output in test failures
+    raw: &'a str,
+}
+
+impl<'a> MediaRange<'a> {
+    fn parse(raw: &'a str) -> Option<Self> {
+        let mut parts = split_params(raw);
+        let media = parts.next()?.trim();
+        let (ty, subtype) = media.split_once('/')?;
+        let (ty, subtype) = (ty.trim(), subtype.trim());
+        if ty.is_empty() || subtype.is_empty() {
+            return None;
+        }
+        let mut version: Option<&str> = None;
+        let mut q = 1000;
+        for param in parts {
+            let Some((name, value)) = param.split_once('=') else {
+                continue;
+            };
+            let name = name.trim();
+            let value = unquote(value.trim());
+            if name.eq_ignore_ascii_case("q") {
+                q = parse_qvalue(value)?;
+                // RFC 9110: `q` separates media-type parameters from extensions.
+                break;
+            }
+            if name.eq_ignore_ascii_case("version") {
+                version = Some(value);
+            }
+        }
+        let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
+        let (specificity, format) = if ty == "*" && subtype == "*" {
+            (Specificity::Any, Some(Format::Text004))
+        } else if subtype == "*" {
+            let format = if is(ty, "text") {
+                Some(Format::Text004)
+            } else if is(ty, "application") {
+                Some(Format::OpenMetrics100)
+            } else {
+                None
+            };
+            (Specificity::Type, format)
+        } else if is(ty, "application") && is(subtype, "openmetrics-text") {
+            let format = match version {
+                Some("1.0.0") => Some(Format::OpenMetrics100),
+                Some("0.0.1") | None => Some(Format::OpenMetrics001),
+                Some(_) => None,
+            };
+            (Specificity::Exact, format)
+        } else if is(ty, "text") && is(subtype, "plain") {
+            let format = match version {
+                Some("0.0.4") | None => Some(Format::Text004),
+                Some(_) => None,
+            };
+            (Specificity::Exact, format)
+        } else {
+            (Specificity::Exact, None)
+        };
+        Some(Self {
+            q,
+            specificity,
+            format,
+            raw,
+        })
+    }
+}
+
+/// Parses an RFC 9110 qvalue (`0`, `0.5`, `1.000`) into thousandths; `None` if malformed.
+fn parse_qvalue(s: &str) -> Option<u16> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut thousandths: u16 = 0;
+    for (i, b) in frac.bytes().enumerate() {
+        thousandths += u16::from(b - b'0') * [100, 10, 1][i];
+    }
+    match int {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// Removes the quotes (and backslash escapes) of an RFC 9110 quoted-string. Escapes
+/// are rare in these headers, so a value that has any is returned quoted and simply
+/// fails to match a version.
+fn unquote(s: &str) -> &str {
+    match s.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) if !inner.contains('\\') => inner,
+        _ => s,
+    }
+}
+
+/// Splits a comma-separated header list, respecting quoted strings and skipping empty
+/// elements (RFC 9110 §5.6.1 requires recipients to tolerate them).
+fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    split_outside_quotes(s, b',').filter(|item| !item.trim().is_empty())
+}
+
+/// Splits one list element into its value and `;` parameters, respecting quotes.
+fn split_params(s: &str) -> impl Iterator<Item = &str> {
+    split_outside_quotes(s, b';')
+}
+
+fn split_outside_quotes(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut pos = 0;
+    let mut in_quotes = false;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while pos < bytes.len() {
+            let b = bytes[pos];
+            pos += 1;
+            if in_quotes && b == b'\\' {
+                pos += 1; // skip the escaped byte (ASCII in a valid header)
+            } else if b == b'"' {
+                in_quotes = !in_quotes;
+            } else if b == sep && !in_quotes {
+                let item = &s[start..pos - 1];
+                start = pos;
+                return Some(item);
+            }
+        }
+        done = true;
+        Some(s.get(start..).unwrap_or(""))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header Prometheus 3 sends with its default `scrape_protocols` (protocols.md §2.8).
+    const PROMETHEUS_3_DEFAULT: &str = "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+    #[test]
+    fn prometheus_3_default_header_selects_openmetrics_1_0() {
+        assert_eq!(negotiate_format(Some(PROMETHEUS_3_DEFAULT)), Format::OpenMetrics100);
+    }
+
+    #[test]
+    fn prometheus_3_with_openmetrics_disabled_gets_text() {
+        // scrape_protocols: [PrometheusText1.0.0, PrometheusText0.0.4]
+        let h = "text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        assert_eq!(negotiate_format(Some(h)), Format::Text004);
+    }
+
+    #[test]
+    fn protobuf_first_is_skipped_for_the_next_acceptable_type() {
+        let h = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,application/openmetrics-text;version=1.0.0;q=0.6,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics100);
+        let only_pb = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+        assert_eq!(negotiate_format(Some(only_pb)), Format::Text004);
+    }
+
+    #[test]
+    fn prometheus_2_style_header() {
+        let h = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics100);
+    }
+
+    #[test]
+    fn openmetrics_versions() {
+        let f = |h| negotiate_format(Some(h));
+        assert_eq!(f("application/openmetrics-text; version=1.0.0"), Format::OpenMetrics100);
+        assert_eq!(f("application/openmetrics-text; version=0.0.1"), Format::OpenMetrics001);
+        assert_eq!(f("application/openmetrics-text"), Format::OpenMetrics001);
+        assert_eq!(f("application/openmetrics-text; version=\"1.0.0\""), Format::OpenMetrics100);
+        // An unknown version is not something we can produce: fall back.
+        assert_eq!(f("application/openmetrics-text; version=2.0.0"), Format::Text004);
+    }
+
+    #[test]
+    fn missing_or_bare_wildcard_or_garbage_is_text() {
+        assert_eq!(negotiate_format(None), Format::Text004);
+        assert_eq!(negotiate_format(Some("*/*")), Format::Text004);
+        assert_eq!(negotiate_format(Some("")), Format::Text004);
+        assert_eq!(negotiate_format(Some(",,;;==")), Format::Text004);
+        assert_eq!(negotiate_format(Some("application/json")), Format::Text004);
+        assert_eq!(negotiate_format(Some("text/plain")), Format::Text004);
+        assert_eq!(negotiate_format(Some("text/*")), Format::Text004);
+        assert_eq!(negotiate_format(Some("application/*")), Format::OpenMetrics100);
+    }
+
+    #[test]
+    fn tolerant_of_case_and_whitespace() {
+        let h = "  Application/OpenMetrics-Text ;  Version=1.0.0 ; Q=0.9 ,\t*/* ; q=0.1 ";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics100);
+    }
+
+    #[test]
+    fn highest_q_wins_regardless_of_order() {
+        let h = "text/plain;version=0.0.4;q=0.9,application/openmetrics-text;version=1.0.0;q=0.5";
+        assert_eq!(negotiate_format(Some(h)), Format::Text004);
+        let h = "*/*;q=0.1,application/openmetrics-text;version=0.0.1;q=0.8";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics001);
+    }
+
+    #[test]
+    fn equal_q_prefers_the_more_specific_range_then_the_first() {
+        let h = "*/*,application/openmetrics-text;version=1.0.0";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics100);
+        let h = "application/openmetrics-text;version=0.0.1,text/plain;version=0.0.4";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics001);
+    }
+
+    #[test]
+    fn q_zero_refuses_even_through_a_wildcard() {
+        assert_eq!(
+            negotiate_format(Some("application/openmetrics-text;version=1.0.0;q=0")),
+            Format::Text004
+        );
+        assert_eq!(
+            negotiate_format(Some("text/plain;q=0, */*;q=0.5")),
+            Format::OpenMetrics100
+        );
+    }
+
+    #[test]
+    fn malformed_q_drops_only_that_range() {
+        let h = "application/openmetrics-text;version=1.0.0;q=1.5,application/openmetrics-text;version=0.0.1;q=0.4";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics001);
+    }
+
+    #[test]
+    fn quoted_commas_do_not_split_ranges() {
+        let h = "application/x-thing;note=\"a,b;c\";q=1,application/openmetrics-text;version=1.0.0;q=0.5";
+        assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics100);
+    }
+
+    #[test]
+    fn qvalue_grammar() {
+        assert_eq!(parse_qvalue("1"), Some(1000));
+        assert_eq!(parse_qvalue("1.000"), Some(1000));
+        assert_eq!(parse_qvalue("0.5"), Some(500));
+        assert_eq!(parse_qvalue("0.123"), Some(123));
+        assert_eq!(parse_qvalue("0"), Some(0));
+        assert_eq!(parse_qvalue("0."), Some(0));
+        assert_eq!(parse_qvalue("1.001"), None);
+        assert_eq!(parse_qvalue("0.1234"), None);
+        assert_eq!(parse_qvalue("2"), None);
+        assert_eq!(parse_qvalue("-0"), None);
+        assert_eq!(parse_qvalue(""), None);
+    }
+
+    #[test]
+    fn gzip_acceptance() {
+        let g = |h| accepts_gzip(Some(h));
+        assert!(g("gzip"));
+        assert!(g("GZip"));
+        assert!(g("deflate, gzip;q=1.0, *;q=0.5"));
+        assert!(g("x-gzip"));
+        assert!(g("*"));
+        assert!(g("br;q=1, gzip ; q=0.001"));
+        assert!(!g("identity"));
+        assert!(!g("gzip;q=0"));
+        assert!(!g("gzip;q=0.000"));
+        assert!(!g("*;q=0"));
+        assert!(!g("gzip;q=0, *"));
+        assert!(!g(""));
+        assert!(!g("gzip;q=bogus"));
+        assert!(!accepts_gzip(None));
+    }
+}
