@@ -127,11 +127,11 @@ impl<M: Metric> FamilyCore<M> {
     #[inline]
     fn hash<S: AsRef<str>>(&self, values: &[S]) -> u64 {
         let mut h = self.hasher.build_hasher();
+        // No separator between values: foldhash mixes each write's length into its
+        // state, and equal hashes are always confirmed by comparing the values, so
+        // ["ab", "c"] vs ["a", "bc"] can at worst cost a probe, never a wrong series.
         for v in values {
-            let v = v.as_ref();
-            h.write(v.as_bytes());
-            // Terminator: ["ab", "c"] and ["a", "bc"] must hash apart.
-            h.write_u8(0xff);
+            h.write(v.as_ref().as_bytes());
         }
         h.finish()
     }
@@ -157,7 +157,12 @@ impl<M: Metric> FamilyCore<M> {
             // SAFETY: non-null slots point to entries published with a release store
             // after full initialization; entries are freed only in `Drop`.
             let e = unsafe { &*p };
-            if e.hash == hash && e.values.iter().zip(values).all(|(a, b)| **a == *b.as_ref()) {
+            if e.hash == hash
+                && e.values
+                    .iter()
+                    .zip(values)
+                    .all(|(a, b)| bytes_eq(a.as_bytes(), b.as_ref().as_bytes()))
+            {
                 return Some(e);
             }
             i = (i + 1) & mask;
@@ -299,6 +304,26 @@ impl<M: Metric> FamilyCore<M> {
                 .read(scratch, &mut |value| visitor.series(desc, labels, value));
         }
         visitor.end_family(desc);
+    }
+}
+
+/// Byte equality tuned for short label values: two overlapping word loads instead of a
+/// `memcmp` call, which dominates the lookup for values of a few bytes.
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap_or([0; 8]));
+    let half = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap_or([0; 4]));
+    match n {
+        0 => true,
+        // Positions 0, n/2 and n-1 cover every byte of a 1- to 3-byte value.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
