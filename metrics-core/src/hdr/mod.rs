@@ -305,6 +305,17 @@ impl HdrSnapshot {
     pub fn window(&self) -> &hdrhistogram::Histogram<u64> {
         &self.window
     }
+
+    /// The window in HdrHistogram's V2 binary encoding (what `HistogramLogProcessor` and
+    /// the other HdrHistogram ports read), e.g. to ship raw latency distributions.
+    pub fn window_v2_bytes(&self) -> Result<Vec<u8>, Error> {
+        use hdrhistogram::serialization::Serializer as _;
+        let mut out = Vec::new();
+        hdrhistogram::serialization::V2Serializer::new()
+            .serialize(&self.window, &mut out)
+            .map_err(|e| Error::InvalidConfig(format!("cannot encode HDR window: {e}")))?;
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -342,6 +353,21 @@ mod tests {
         assert_eq!(s.mean(), 999_834.5);
         assert_eq!(s.stddev(), 2_999_500.5);
         assert_eq!(s.sum(), 10_000_009);
+    }
+
+    #[test]
+    fn v2_serialization_round_trips() {
+        use hdrhistogram::serialization::Deserializer;
+        let h = HdrHistogram::new(HdrConfig::default()).unwrap();
+        for v in [5u64, 500, 50_000, 5_000_000] {
+            h.record(v);
+        }
+        let s = h.snapshot();
+        let bytes = s.window_v2_bytes().unwrap();
+        let back: hdrhistogram::Histogram<u64> =
+            Deserializer::new().deserialize(&mut &bytes[..]).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back.value_at_quantile(1.0) as f64, s.max());
     }
 
     #[test]
