@@ -22,3 +22,7 @@ pub use tachometer_core::*;
 
 /// Exporters: Prometheus text and OpenMetrics, JSON, StatsD and the HTTP endpoint.
 pub use tachometer_exporters as exporters;
+
+/// Tower middleware that times HTTP requests: [`tower::MetricsLayer`].
+#[cfg(feature = "tower")]
+pub use tachometer_core::tower;
