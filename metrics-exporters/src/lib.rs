@@ -17,3 +17,6 @@ pub mod prometheus;
 
 #[cfg(feature = "prometheus")]
 pub mod negotiate;
+
+#[cfg(feature = "statsd")]
+pub mod statsd;

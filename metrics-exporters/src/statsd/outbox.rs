@@ -1,0 +1,108 @@
+//! The sending end shared by both modes: pack, send, and count every loss.
+//!
+//! "Never lose silently" is enforced here: every unit that does not leave the process —
+//! refused as too long, invalid, or in a payload the transport failed to send — is added
+//! to the `dropped` counter, which can live in a registry as
+//! `tachometer_statsd_dropped_total` so the loss is itself monitored.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use tachometer_core::{Counter, Opts, Registry};
+
+use super::packer::Packer;
+use super::transport::Transport;
+use super::StatsdError;
+
+/// Name of the self-metric counting events that never reached the transport.
+pub const DROPPED_METRIC_NAME: &str = "tachometer_statsd_dropped_total";
+
+/// Counters shared by an exporter's callers and its background thread.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    pub(crate) dropped: Counter,
+    datagrams: AtomicU64,
+    send_errors: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn new(registry: Option<&Registry>) -> Result<Self, StatsdError> {
+        let dropped = match registry {
+            Some(r) => r
+                .counter(Opts::new(
+                    DROPPED_METRIC_NAME,
+                    "StatsD events dropped: queue full, line invalid or over the payload limit, or send failed.",
+                ))
+                .map_err(StatsdError::Registry)?,
+            None => Counter::new(),
+        };
+        Ok(Self { dropped, datagrams: AtomicU64::new(0), send_errors: AtomicU64::new(0) })
+    }
+
+    pub(crate) fn snapshot(&self) -> StatsdStats {
+        StatsdStats {
+            dropped: self.dropped.get(),
+            datagrams_sent: self.datagrams.load(Relaxed),
+            send_errors: self.send_errors.load(Relaxed),
+        }
+    }
+}
+
+/// What an exporter has done so far.
+///
+/// `dropped` counts events (lines); when several exporters share a registry's
+/// `tachometer_statsd_dropped_total`, it is their sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsdStats {
+    /// Events that never reached the transport (queue full, invalid, oversize, send failed).
+    pub dropped: u64,
+    /// Payloads the transport accepted.
+    pub datagrams_sent: u64,
+    /// Payloads the transport refused (daemon down, timeout, backing off).
+    pub send_errors: u64,
+}
+
+/// Packer + transport + loss accounting.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    packer: Packer,
+    transport: Transport,
+    stats: Arc<Stats>,
+}
+
+fn deliver(transport: &mut Transport, stats: &Stats, payload: &[u8], units: u64) {
+    match transport.send(payload) {
+        Ok(()) => {
+            stats.datagrams.fetch_add(1, Relaxed);
+        }
+        Err(_) => {
+            stats.send_errors.fetch_add(1, Relaxed);
+            stats.dropped.increment(units);
+        }
+    }
+}
+
+impl Outbox {
+    pub(crate) fn new(transport: Transport, max_payload: usize, stats: Arc<Stats>) -> Self {
+        Self { packer: Packer::new(max_payload), transport, stats }
+    }
+
+    /// Queues one unit for the next payload (sending the current one if it is full).
+    pub(crate) fn push(&mut self, unit: &[u8]) {
+        let Self { packer, transport, stats } = self;
+        let mut send = |d: &[u8], n: u64| deliver(transport, stats, d, n);
+        if packer.push(unit, &mut send).is_err() {
+            stats.dropped.increment(1);
+        }
+    }
+
+    /// Sends whatever is pending.
+    pub(crate) fn flush(&mut self) {
+        let Self { packer, transport, stats } = self;
+        packer.flush(&mut |d: &[u8], n: u64| deliver(transport, stats, d, n));
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+}

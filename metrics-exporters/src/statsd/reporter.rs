@@ -1,0 +1,202 @@
+//! Reporter mode: push a registry's state to the daemon on a fixed interval.
+//!
+//! Recording stays on the registry's lock-free handles; only this exporter's thread
+//! walks the registry and talks to the network. A batch job that exits after three
+//! seconds must not lose its last interval, so `flush()` pushes now and waits, and drop
+//! does one final push before the thread ends.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tachometer_core::Registry;
+
+use super::config::{common_setters, Options};
+use super::outbox::{Outbox, Stats, StatsdStats};
+use super::transport::{Target, Transport};
+use super::walk::Walker;
+use super::StatsdError;
+
+/// Default push interval (StatsD's own default flush interval).
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Default)]
+struct State {
+    requested: u64,
+    completed: u64,
+    stop: bool,
+    finished: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    cv: Condvar,
+    stats: Arc<Stats>,
+}
+
+/// Configures a [`StatsdReporter`].
+#[derive(Debug)]
+#[must_use = "call .start(&registry) to begin pushing"]
+pub struct ReporterBuilder {
+    opts: Options,
+    interval: Duration,
+}
+
+impl ReporterBuilder {
+    common_setters!();
+
+    /// Time between pushes (default 10 s, at least 1 ms).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Starts pushing `registry` from a background thread.
+    pub fn start(self, registry: &Registry) -> Result<StatsdReporter, StatsdError> {
+        self.opts.validate()?;
+        if self.interval < Duration::from_millis(1) {
+            return Err(StatsdError::InvalidConfig(format!(
+                "interval is {:?}; use at least 1 ms (10 s is StatsD's default)",
+                self.interval
+            )));
+        }
+        let transport = Transport::open(&self.opts.target)?;
+        let stats = Arc::new(Stats::new(self.opts.registry.as_ref())?);
+        let shared = Arc::new(Shared { state: Mutex::new(State::default()), cv: Condvar::new(), stats: stats.clone() });
+        let outbox = Outbox::new(transport, self.opts.max_payload, stats);
+        let walker = Walker::new(self.opts.dialect, self.opts.prefix);
+        let (registry, thread_shared, interval) = (registry.clone(), shared.clone(), self.interval);
+        let handle = std::thread::Builder::new()
+            .name("tachometer-statsd-reporter".into())
+            .spawn(move || run(&registry, walker, outbox, &thread_shared, interval))
+            .map_err(|source| StatsdError::Io { what: "spawn the StatsD reporter thread", source })?;
+        Ok(StatsdReporter { shared, handle: Some(handle), flush_timeout: self.opts.flush_timeout })
+    }
+}
+
+/// Pushes a [`Registry`] to StatsD every interval; pushes once more when dropped.
+///
+/// What is sent for each metric kind:
+///
+/// | registry | StatsD |
+/// |---|---|
+/// | counter, float counter, meter | `name:delta|c` (change since this reporter's last push) |
+/// | gauge, float gauge, callback gauge | `name:value|g` every push |
+/// | explicit histogram | `name.count`, `name.sum` as `c` deltas |
+/// | HDR histogram | `name.count`, `name.sum` as `c` deltas; `name.mean`, `.p50`, `.p90`, `.p99`, `.max` as `g` |
+/// | timer | as HDR histogram, values in milliseconds |
+///
+/// Histograms go out as summaries because raw `|ms` samples cannot be rebuilt from
+/// buckets; the quantile gauges cover the histogram's sliding window. Use
+/// [`StatsdClient`](super::StatsdClient) to send every sample instead. Labels follow the
+/// [`Dialect`](super::Dialect). Each reporter keeps its own last-pushed totals, so
+/// several reporters (and scrapers) can share one registry.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tachometer_core::{Opts, Registry};
+/// use tachometer_exporters::statsd::{StatsdReporter, Target};
+/// let registry = Registry::new();
+/// let jobs = registry.counter(Opts::new("jobs_total", "Jobs run."))?;
+/// let reporter = StatsdReporter::builder(Target::udp("127.0.0.1:8125"))
+///     .interval(Duration::from_secs(10))
+///     .prefix("batch")
+///     .start(&registry)?;
+/// jobs.increment(3);
+/// drop(reporter); // final push: `batch.jobs_total:3|c`
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct StatsdReporter {
+    shared: Arc<Shared>,
+    handle: Option<JoinHandle<()>>,
+    flush_timeout: Duration,
+}
+
+impl StatsdReporter {
+    /// Starts configuring a reporter sending to `target`.
+    pub fn builder(target: Target) -> ReporterBuilder {
+        ReporterBuilder { opts: Options::new(target), interval: DEFAULT_INTERVAL }
+    }
+
+    /// Pushes now and waits until the push has been handed to the transport, or the
+    /// flush timeout passes.
+    pub fn flush(&self) -> Result<(), StatsdError> {
+        let deadline = Instant::now() + self.flush_timeout;
+        let mut st = self.shared.state.lock();
+        st.requested += 1;
+        let wanted = st.requested;
+        self.shared.cv.notify_all();
+        while st.completed < wanted {
+            if st.finished {
+                return Err(StatsdError::Stopped);
+            }
+            if self.shared.cv.wait_until(&mut st, deadline).timed_out() {
+                return Err(StatsdError::FlushTimeout(self.flush_timeout));
+            }
+        }
+        Ok(())
+    }
+
+    /// Events dropped so far (invalid, oversize, or send failed).
+    #[must_use]
+    pub fn dropped(&self) -> u64 {
+        self.shared.stats.dropped.get()
+    }
+
+    /// Counters describing what the reporter has done.
+    #[must_use]
+    pub fn stats(&self) -> StatsdStats {
+        self.shared.stats.snapshot()
+    }
+}
+
+impl Drop for StatsdReporter {
+    fn drop(&mut self) {
+        let deadline = Instant::now() + self.flush_timeout;
+        let mut st = self.shared.state.lock();
+        st.stop = true;
+        self.shared.cv.notify_all();
+        while !st.finished {
+            if self.shared.cv.wait_until(&mut st, deadline).timed_out() {
+                break;
+            }
+        }
+        let finished = st.finished;
+        drop(st);
+        // A thread stuck past the timeout is left to finish on its own rather than
+        // blocking the program's exit.
+        if let (true, Some(h)) = (finished, self.handle.take()) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(registry: &Registry, mut walker: Walker, mut outbox: Outbox, shared: &Shared, interval: Duration) {
+    let mut next = Instant::now() + interval;
+    loop {
+        let (wanted, stop) = {
+            let mut st = shared.state.lock();
+            while !st.stop && st.requested == st.completed && Instant::now() < next {
+                shared.cv.wait_until(&mut st, next);
+            }
+            (st.requested, st.stop)
+        };
+        walker.push(registry, &mut outbox);
+        outbox.flush();
+        let mut st = shared.state.lock();
+        st.completed = wanted;
+        st.finished = stop;
+        shared.cv.notify_all();
+        drop(st);
+        if stop {
+            return;
+        }
+        let now = Instant::now();
+        if now >= next {
+            next = now + interval;
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Turning one registry walk into StatsD lines, with per-exporter delta state.
+//!
+//! StatsD counters are deltas (the daemon sums what it receives per flush), while a
+//! registry holds lifetime totals — and the same registry may also be scraped by
+//! Prometheus or pushed by another exporter. So each reporter remembers what it last
+//! pushed per series and sends the difference; nothing in the registry is reset.
+//!
+//! Mapping (documented on [`StatsdReporter`](super::StatsdReporter)):
+//!
+//! | registry | StatsD |
+//! |---|---|
+//! | counter, float counter, meter | `name:delta|c` |
+//! | gauge, float gauge, callback gauge | `name:value|g` (every push) |
+//! | explicit histogram | `name.count:delta|c`, `name.sum:delta|c` |
+//! | HDR histogram | `.count`, `.sum` deltas as `c`; `.mean .p50 .p90 .p99 .max` as `g` |
+//! | timer | as HDR, with every value in milliseconds |
+//!
+//! Raw `|ms` samples cannot be rebuilt from buckets, so distributions travel as summary
+//! gauges computed over the histogram's window (skipped while the window is empty).
+
+use std::collections::HashMap;
+
+use tachometer_core::{Descriptor, HdrSnapshot, Labels, Registry, Value, Visitor};
+
+use super::dialect::{Dialect, Kind};
+use super::line::{write_line, Key, Num};
+use super::outbox::Outbox;
+
+/// The last total pushed for one counter-like series.
+#[derive(Debug, Clone, Copy)]
+enum Prev {
+    U(u64),
+    F(f64),
+}
+
+/// The summary gauges pushed for HDR histograms and timers.
+const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)];
+
+/// Reporter state carried from one push to the next.
+#[derive(Debug)]
+pub(crate) struct Walker {
+    dialect: Dialect,
+    prefix: String,
+    last: HashMap<String, Prev>,
+    key: String,
+    line: Vec<u8>,
+}
+
+fn pairs<'a>(labels: &Labels<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + Clone + 'a {
+    labels.names().iter().zip(labels.values()).map(|(n, v)| (&**n, &**v))
+}
+
+impl Walker {
+    pub(crate) fn new(dialect: Dialect, prefix: String) -> Self {
+        Self { dialect, prefix, last: HashMap::new(), key: String::new(), line: Vec::new() }
+    }
+
+    /// Walks `registry` and pushes every series into `outbox` (not flushed).
+    pub(crate) fn push(&mut self, registry: &Registry, outbox: &mut Outbox) {
+        registry.visit(&mut Push { w: self, outbox });
+    }
+}
+
+struct Push<'a> {
+    w: &'a mut Walker,
+    outbox: &'a mut Outbox,
+}
+
+impl Push<'_> {
+    fn emit(&mut self, name: &str, suffix: &str, labels: &Labels<'_>, value: Num, kind: Kind) -> bool {
+        let w = &mut *self.w;
+        w.line.clear();
+        let key = Key { dialect: w.dialect, prefix: &w.prefix, name, suffix, labels: pairs(labels) };
+        match write_line(&mut w.line, &key, value, kind, 1.0) {
+            Ok(()) => {
+                self.outbox.push(&w.line);
+                true
+            }
+            Err(_) => {
+                self.outbox.stats().dropped.increment(1);
+                false
+            }
+        }
+    }
+
+    /// Pushes the change of a lifetime total since the last push (all of it the first
+    /// time; nothing when unchanged). `scale` converts units (ns → ms for timers).
+    fn delta(&mut self, name: &str, suffix: &str, labels: &Labels<'_>, now: Prev, scale: f64) {
+        let key = &mut self.w.key;
+        key.clear();
+        key.push_str(name);
+        key.push('\0');
+        key.push_str(suffix);
+        for v in labels.values() {
+            key.push('\0');
+            key.push_str(v);
+        }
+        let prev = self.w.last.get(key.as_str()).copied();
+        let value = match (prev, now) {
+            (Some(Prev::U(p)), Prev::U(n)) if n >= p => Num::UInt(n - p),
+            (Some(Prev::F(p)), Prev::F(n)) if n >= p => Num::Float(n - p),
+            // First sight, or a total that went backwards (cannot happen for monotonic
+            // metrics): send the whole total.
+            (_, Prev::U(n)) => Num::UInt(n),
+            (_, Prev::F(n)) => Num::Float(n),
+        };
+        if prev.is_some() && (value == Num::UInt(0) || value == Num::Float(0.0)) {
+            return;
+        }
+        let value = match value {
+            Num::UInt(v) if scale != 1.0 => Num::Float(v as f64 * scale),
+            Num::Float(v) => Num::Float(v * scale),
+            v => v,
+        };
+        if self.emit(name, suffix, labels, value, Kind::Count) {
+            let w = &mut *self.w;
+            match w.last.get_mut(w.key.as_str()) {
+                Some(p) => *p = now,
+                None => {
+                    w.last.insert(w.key.clone(), now);
+                }
+            }
+        }
+    }
+
+    fn summary(&mut self, name: &str, labels: &Labels<'_>, s: &HdrSnapshot, scale: f64) {
+        if s.window_count() == 0 {
+            return;
+        }
+        self.emit(name, "mean", labels, Num::Float(s.mean() * scale), Kind::Gauge);
+        for (suffix, q) in QUANTILES {
+            self.emit(name, suffix, labels, Num::Float(s.quantile(q) * scale), Kind::Gauge);
+        }
+        self.emit(name, "max", labels, Num::Float(s.max() * scale), Kind::Gauge);
+    }
+}
+
+impl Visitor for Push<'_> {
+    fn series(&mut self, family: &Descriptor, labels: Labels<'_>, value: Value<'_>) {
+        let name = family.name();
+        match value {
+            Value::Counter(v) => self.delta(name, "", &labels, Prev::U(v), 1.0),
+            Value::FloatCounter(v) => self.delta(name, "", &labels, Prev::F(v), 1.0),
+            Value::Meter(m) => self.delta(name, "", &labels, Prev::U(m.count), 1.0),
+            Value::Gauge(v) => {
+                self.emit(name, "", &labels, Num::Int(v), Kind::Gauge);
+            }
+            Value::FloatGauge(v) => {
+                self.emit(name, "", &labels, Num::Float(v), Kind::Gauge);
+            }
+            Value::Histogram { counts, sum, .. } => {
+                self.delta(name, "count", &labels, Prev::U(counts.iter().sum()), 1.0);
+                self.delta(name, "sum", &labels, Prev::F(sum), 1.0);
+            }
+            Value::HdrHistogram(s) => {
+                self.delta(name, "count", &labels, Prev::U(s.count()), 1.0);
+                self.delta(name, "sum", &labels, Prev::U(s.sum()), 1.0);
+                self.summary(name, &labels, s, 1.0);
+            }
+            Value::Timer(t) => {
+                let s = &t.durations;
+                self.delta(name, "count", &labels, Prev::U(s.count()), 1.0);
+                self.delta(name, "sum", &labels, Prev::U(s.sum()), 1e-6);
+                self.summary(name, &labels, s, 1e-6);
+            }
+            // A metric kind added to the core after this exporter: nothing to send yet.
+            _ => {}
+        }
+    }
+}
