@@ -26,3 +26,12 @@ pub use tachometer_exporters as exporters;
 /// Tower middleware that times HTTP requests: [`tower::MetricsLayer`].
 #[cfg(feature = "tower")]
 pub use tachometer_core::tower;
+
+#[cfg(feature = "macros")]
+pub use tachometer_macros::{counted, counter, gauge, histogram, meter, metered, timed, timer};
+
+/// Runtime support for the macros' generated code; not a public API.
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+#[path = "macro_support.rs"]
+pub mod __private;

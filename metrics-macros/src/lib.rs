@@ -1,1 +1,171 @@
-//! Proc macros for Tachometer.
+//! Macros for Tachometer: `#[timed]`, `#[counted]`, `#[metered]` and the call-site-cached
+//! `counter!`, `gauge!`, `histogram!`, `meter!` and `timer!`.
+//!
+//! Use them through the facade (`tachometer::timed`, `tachometer::counter!`, …): the
+//! generated code names everything as `::tachometer::__private::…`, so it works in
+//! `#![no_implicit_prelude]` modules and under `#![deny(warnings)]`.
+//!
+//! # Function attributes
+//!
+//! ```
+//! use tachometer::{counted, metered, timed};
+//!
+//! #[timed]
+//! fn parse(input: &str) -> Result<u32, std::num::ParseIntError> {
+//!     input.trim().parse()
+//! }
+//!
+//! #[counted]
+//! #[metered]
+//! async fn handle() {}
+//!
+//! #[timed(name = "checkout_duration_seconds", labels(region = "eu"))]
+//! fn checkout() {}
+//!
+//! assert_eq!(parse(" 42 "), Ok(42));
+//! assert!(parse("x").is_err());
+//! checkout();
+//! ```
+//!
+//! ## Naming
+//!
+//! Each attribute has one family shared by all the functions it instruments, with the
+//! labels `function` (the function's name, or `function = "…"`), `module`
+//! (`module_path!()`) and `result`:
+//!
+//! | attribute | family | kind |
+//! |---|---|---|
+//! | `#[timed]` | `function_duration_seconds` | timer (summary of durations, plus call rates) |
+//! | `#[counted]` | `function_calls_total` | counter |
+//! | `#[metered]` | `function_executions` (exported `function_executions_total` and `function_executions_rate`) | meter |
+//!
+//! `result` is `"ok"` for a completed call — an `Ok`, or any value of a function whose
+//! return type is not a `Result` —, `"error"` for an `Err` or a panic, and
+//! `"cancelled"` for a future dropped before it completed. Series appear on first use,
+//! so a function that never fails exports no `"error"` series. Because `result` is
+//! always present, every instrumented function fits the same family and registration
+//! never conflicts.
+//!
+//! Options: `name = "…"` (a valid metric name, checked at compile time), `help = "…"`,
+//! `function = "…"` (two same-named methods of different types in one module would
+//! otherwise share a series), `labels(key = "value", …)` (constant extra labels; needs
+//! `name` too, since a family has one label set) and `registry = <expr>` (an expression
+//! giving a `&Registry` or `Registry`, evaluated on the first call only; default
+//! `tachometer::global()`).
+//!
+//! ## What is measured
+//!
+//! * A plain `fn`: from the call to its return, including the drop of its locals.
+//! * An `async fn`: from the first poll (when its body starts; for `f().await` that is
+//!   the call) to completion, across every `.await`.
+//! * A `fn` returning `impl Future`, `Pin<Box<dyn Future>>` or `BoxFuture` (what
+//!   `#[async_trait]` produces): from the call until the returned future completes.
+//!   The boxed forms are boxed once more (one extra allocation per call).
+//! * A `Result` is recognised by name: the return type (or future output) must be
+//!   spelled `Result<…>`, `io::Result<…>`, `anyhow::Result<…>` and so on.
+//!
+//! A `Result` function's explicit `return`s and tail are inspected; any other way out
+//! (`?`, a macro that expands to `return Err(…)`, a panic) counts as `"error"`. A macro
+//! that expands to `return Ok(…)` is therefore mislabelled `"error"` — rare, but know it.
+//!
+//! ## Cost
+//!
+//! Each function has one `static` holding its family and one series per outcome,
+//! resolved on the first call. After that a call costs an atomic load per outcome
+//! lookup, two clock reads and one record (`#[timed]`), or one increment/mark, and it
+//! never allocates. A `static` inside a generic function is shared by all its
+//! instantiations, so `fn f<T>()` records into one series whatever `T` is.
+//!
+//! If the family cannot be registered (the name is taken with another definition), the
+//! first call prints one line to stderr and the site records into a detached metric
+//! that is never exported; the program carries on.
+//!
+//! # Function-like macros
+//!
+//! ```
+//! let method = String::from("GET");
+//! tachometer::counter!("jobs_total", help = "Jobs run.").increment(1);
+//! tachometer::counter!("http_requests_total", "method" => method, "code" => "200").increment(1);
+//! tachometer::gauge!("queue_depth").set(3);
+//! tachometer::histogram!("payload_size_bytes", "route" => "/upload").record(512.0);
+//! tachometer::meter!("events").mark(1);
+//! tachometer::timer!("flush_seconds").record(std::time::Duration::from_millis(3));
+//! ```
+//!
+//! Each returns a `&'static` handle from the global registry. The name and label names
+//! must be literals and are checked at compile time. With literal label values the
+//! series is resolved once per call site, so a later call is an atomic load; with
+//! computed values the family is cached per call site and each call is the core's
+//! allocation-free labelled lookup. `histogram!` uses the default latency buckets
+//! (`Buckets::default()`); `timer!` records nanoseconds, exported in seconds.
+
+#![deny(missing_docs)]
+
+mod args;
+mod function_like;
+mod instrument;
+mod names;
+mod shape;
+
+use proc_macro::TokenStream;
+
+use args::Kind;
+use function_like::MetricType;
+
+/// Times every call of a function into a timer (see the [crate docs](crate)).
+///
+/// Options: `name = "…"`, `help = "…"`, `function = "…"`, `labels(k = "v", …)`,
+/// `registry = <expr>`.
+#[proc_macro_attribute]
+pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
+    instrument::expand(Kind::Timed, attr.into(), item.into()).into()
+}
+
+/// Counts completed calls of a function, by result (see the [crate docs](crate)).
+///
+/// Options as for [`macro@timed`].
+#[proc_macro_attribute]
+pub fn counted(attr: TokenStream, item: TokenStream) -> TokenStream {
+    instrument::expand(Kind::Counted, attr.into(), item.into()).into()
+}
+
+/// Marks a meter (count and 1/5/15-minute rates) on every completed call, by result
+/// (see the [crate docs](crate)).
+///
+/// Options as for [`macro@timed`].
+#[proc_macro_attribute]
+pub fn metered(attr: TokenStream, item: TokenStream) -> TokenStream {
+    instrument::expand(Kind::Metered, attr.into(), item.into()).into()
+}
+
+/// `counter!("name", "label" => value, …, help = "…")`: a `&'static Counter` from the
+/// global registry, cached per call site.
+#[proc_macro]
+pub fn counter(input: TokenStream) -> TokenStream {
+    function_like::expand(MetricType::Counter, input.into()).into()
+}
+
+/// `gauge!("name", "label" => value, …)`: a `&'static Gauge` from the global registry.
+#[proc_macro]
+pub fn gauge(input: TokenStream) -> TokenStream {
+    function_like::expand(MetricType::Gauge, input.into()).into()
+}
+
+/// `histogram!("name", "label" => value, …)`: a `&'static Histogram` with the default
+/// latency buckets, from the global registry.
+#[proc_macro]
+pub fn histogram(input: TokenStream) -> TokenStream {
+    function_like::expand(MetricType::Histogram, input.into()).into()
+}
+
+/// `meter!("name", "label" => value, …)`: a `&'static Meter` from the global registry.
+#[proc_macro]
+pub fn meter(input: TokenStream) -> TokenStream {
+    function_like::expand(MetricType::Meter, input.into()).into()
+}
+
+/// `timer!("name", "label" => value, …)`: a `&'static Timer` from the global registry.
+#[proc_macro]
+pub fn timer(input: TokenStream) -> TokenStream {
+    function_like::expand(MetricType::Timer, input.into()).into()
+}
