@@ -273,11 +273,18 @@ impl<M: CallMetric> Drop for Guard<M> {
     }
 }
 
+/// Records `result`'s outcome and passes it through. The value comes first so that it
+/// is evaluated before the guard moves: it may contain a `return` that uses the guard.
+#[inline]
+pub fn finish_result<M: CallMetric, T, E>(result: Result<T, E>, guard: Guard<M>) -> Result<T, E> {
+    guard.finish_result(result)
+}
+
 /// Wraps a future a function returns: the call is recorded when it completes, or as
 /// [`CANCELLED`] if it is dropped first. The guard's start time (the call) is kept.
 pub fn timed_future<M: CallMetric, F: Future>(
-    mut guard: Guard<M>,
     future: F,
+    mut guard: Guard<M>,
 ) -> impl Future<Output = F::Output> {
     guard.outcome = CANCELLED;
     async move {
@@ -289,8 +296,8 @@ pub fn timed_future<M: CallMetric, F: Future>(
 
 /// [`timed_future`] for futures whose output is a `Result`, labelled by it.
 pub fn timed_result_future<M: CallMetric, T, E, F: Future<Output = Result<T, E>>>(
-    mut guard: Guard<M>,
     future: F,
+    mut guard: Guard<M>,
 ) -> impl Future<Output = Result<T, E>> {
     guard.outcome = CANCELLED;
     async move { guard.finish_result(future.await) }

@@ -153,10 +153,7 @@ fn instrument(kind: Kind, args: &Args, func: &ItemFn) -> syn::Result<Block> {
             quote!({ #prelude #(#stmts)* })
         }
         Shape::Result => {
-            let stmts = pass_results(
-                &body.stmts,
-                |e| quote!(#p::Guard::finish_result(#guard, #e)),
-            );
+            let stmts = pass_results(&body.stmts, |e| quote!(#p::finish_result(#e, #guard)));
             quote!({ #prelude #(#stmts)* })
         }
         Shape::Future { result, boxed } => {
@@ -167,9 +164,9 @@ fn instrument(kind: Kind, args: &Args, func: &ItemFn) -> syn::Result<Block> {
             };
             let stmts = pass_results(&body.stmts, |e| {
                 if boxed {
-                    quote!(::std::boxed::Box::pin(#wrap(#guard, #e)))
+                    quote!(::std::boxed::Box::pin(#wrap(#e, #guard)))
                 } else {
-                    quote!(#wrap(#guard, #e))
+                    quote!(#wrap(#e, #guard))
                 }
             });
             quote!({ #prelude #(#stmts)* })
@@ -183,7 +180,7 @@ fn instrument(kind: Kind, args: &Args, func: &ItemFn) -> syn::Result<Block> {
                 ReturnType::Type(..) => quote!(),
             };
             let finish = if is_result {
-                quote!(#p::Guard::finish_result(#guard, #result))
+                quote!(#p::finish_result(#result, #guard))
             } else {
                 quote!(#p::Guard::finish_ok(#guard); #result)
             };
@@ -248,15 +245,30 @@ impl VisitMut for Returns<'_> {
 fn diverges(e: &Expr) -> bool {
     match e {
         Expr::Return(_) | Expr::Break(_) | Expr::Continue(_) => true,
-        Expr::Macro(m) => m.mac.path.segments.last().is_some_and(|s| {
-            matches!(
-                s.ident.to_string().as_str(),
-                "panic" | "todo" | "unimplemented" | "unreachable"
-            )
-        }),
+        Expr::Macro(m) => is_panic(&m.mac),
         Expr::Loop(l) => !mentions_break(l.body.to_token_stream()),
+        Expr::Block(b) => block_diverges(&b.block),
+        Expr::Unsafe(u) => block_diverges(&u.block),
         _ => false,
     }
+}
+
+/// A block ending in a diverging statement (`{ return x; }`, as `#[tokio::main]` writes).
+fn block_diverges(b: &Block) -> bool {
+    match b.stmts.last() {
+        Some(Stmt::Expr(e, _)) => diverges(e),
+        Some(Stmt::Macro(m)) => is_panic(&m.mac),
+        _ => false,
+    }
+}
+
+fn is_panic(mac: &syn::Macro) -> bool {
+    mac.path.segments.last().is_some_and(|s| {
+        matches!(
+            s.ident.to_string().as_str(),
+            "panic" | "todo" | "unimplemented" | "unreachable"
+        )
+    })
 }
 
 fn mentions_break(tokens: TokenStream) -> bool {

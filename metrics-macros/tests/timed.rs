@@ -284,3 +284,21 @@ fn attributes_stack() {
         Some(1)
     );
 }
+
+#[timed]
+fn classify(n: i32) -> Result<&'static str, String> {
+    match n {
+        0 => return Ok("zero"),
+        n if n < 0 => Err(format!("{n} is negative")),
+        _ => Ok("positive"),
+    }
+}
+
+#[test]
+fn returns_nested_in_the_tail_are_labelled() {
+    assert_eq!(classify(0), Ok("zero"));
+    assert_eq!(classify(4), Ok("positive"));
+    assert!(classify(-4).is_err());
+    assert_eq!(calls(FAMILY, "classify", "ok"), 2);
+    assert_eq!(calls(FAMILY, "classify", "error"), 1);
+}
