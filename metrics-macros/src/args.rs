@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
 use syn::{Expr, LitStr};
 
-use crate::names::{label_name_error, metric_name_error};
+use crate::names::{label_name_error, metric_name_error, Reserved};
 
 /// Which attribute is being expanded.
 #[derive(Clone, Copy)]
@@ -42,11 +42,25 @@ impl Kind {
     }
 
     /// Label names the family already has, plus those the metric kind reserves.
-    pub fn reserved_labels(self) -> &'static [&'static str] {
+    pub fn reserved_labels(self) -> Reserved {
+        const OWN: &str = "the attribute sets it itself";
         match self {
-            Kind::Timed => &["function", "module", "result", "quantile"],
-            Kind::Counted => &["function", "module", "result"],
-            Kind::Metered => &["function", "module", "result", "window"],
+            Kind::Timed => &[
+                ("function", OWN),
+                ("module", OWN),
+                ("result", OWN),
+                (
+                    "quantile",
+                    "timers are exported as summaries, whose quantiles use it",
+                ),
+            ],
+            Kind::Counted => &[("function", OWN), ("module", OWN), ("result", OWN)],
+            Kind::Metered => &[
+                ("function", OWN),
+                ("module", OWN),
+                ("result", OWN),
+                ("window", "a meter's exported rates use it"),
+            ],
         }
     }
 }

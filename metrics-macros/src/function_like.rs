@@ -6,7 +6,7 @@ use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::{Expr, ExprLit, Lit, LitStr, Token};
 
-use crate::names::{label_name_error, metric_name_error};
+use crate::names::{label_name_error, metric_name_error, Reserved};
 
 /// The metric type a macro hands out.
 #[derive(Clone, Copy)]
@@ -30,11 +30,14 @@ impl MetricType {
     }
 
     /// Labels the exporters add for this kind, which users therefore cannot use.
-    fn reserved_labels(self) -> &'static [&'static str] {
+    fn reserved_labels(self) -> Reserved {
         match self {
-            MetricType::Histogram => &["le"],
-            MetricType::Timer => &["quantile"],
-            MetricType::Meter => &["window"],
+            MetricType::Histogram => &[("le", "histogram buckets use it")],
+            MetricType::Timer => &[(
+                "quantile",
+                "timers are exported as summaries, whose quantiles use it",
+            )],
+            MetricType::Meter => &[("window", "a meter's exported rates use it")],
             MetricType::Counter | MetricType::Gauge => &[],
         }
     }

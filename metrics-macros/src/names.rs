@@ -13,9 +13,11 @@ pub fn metric_name_error(name: &str) -> Option<String> {
     })
 }
 
-/// Why `label` is not a valid label name, if it is not. `reserved` lists names the
-/// macro or the metric kind already uses.
-pub fn label_name_error(label: &str, reserved: &[&str]) -> Option<String> {
+/// Label names a macro or a metric kind already uses, each with the reason.
+pub type Reserved = &'static [(&'static str, &'static str)];
+
+/// Why `label` is not a valid label name, if it is not.
+pub fn label_name_error(label: &str, reserved: Reserved) -> Option<String> {
     let mut chars = label.chars();
     let well_formed = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -27,9 +29,10 @@ pub fn label_name_error(label: &str, reserved: &[&str]) -> Option<String> {
         Some(format!(
             "invalid label name {label:?}: names starting with \"__\" are reserved for Prometheus"
         ))
-    } else if reserved.contains(&label) {
-        Some(format!("label name {label:?} is reserved here: it is set by the macro or the metric kind; pick another name"))
     } else {
-        None
+        reserved
+            .iter()
+            .find(|(name, _)| *name == label)
+            .map(|(_, why)| format!("label name {label:?} is reserved: {why}; pick another name"))
     }
 }

@@ -55,7 +55,10 @@ fn instrumented_calls_allocate_nothing_after_the_first() {
     // First calls register families and resolve every outcome's series — which
     // allocates, proving the counting allocator is in place.
     let (_, first) = allocations_during(|| work(1));
-    assert!(first > 0, "the first call should have registered its family");
+    assert!(
+        first > 0,
+        "the first call should have registered its family"
+    );
     fallible(1).unwrap_err();
     fallible(2).unwrap();
     block_on(&waker, ready(1));
@@ -70,7 +73,10 @@ fn instrumented_calls_allocate_nothing_after_the_first() {
         sum
     });
     assert!(sum > 0);
-    assert_eq!(allocs, 0, "1,000 rounds of instrumented calls allocated {allocs} times");
+    assert_eq!(
+        allocs, 0,
+        "1,000 rounds of instrumented calls allocated {allocs} times"
+    );
 }
 
 fn literal() {
@@ -93,7 +99,10 @@ fn cached_macros_allocate_nothing_after_the_first() {
             runtime(if i % 2 == 0 { "a" } else { "b" });
         }
     });
-    assert_eq!(allocs, 0, "1,000 rounds of macro lookups allocated {allocs} times");
+    assert_eq!(
+        allocs, 0,
+        "1,000 rounds of macro lookups allocated {allocs} times"
+    );
     let c = counter!("alloc_literal_total", "kind" => "a");
     assert_eq!(c.get(), 1_001);
 }

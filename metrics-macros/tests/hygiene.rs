@@ -30,7 +30,9 @@ mod bare {
     #[::tachometer::timed]
     pub fn boxed(
         x: u32,
-    ) -> ::std::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = u32> + ::core::marker::Send>> {
+    ) -> ::std::pin::Pin<
+        ::std::boxed::Box<dyn ::core::future::Future<Output = u32> + ::core::marker::Send>,
+    > {
         ::std::boxed::Box::pin(async move { x })
     }
 
@@ -40,7 +42,8 @@ mod bare {
         ::tachometer::gauge!("hy_bare_gauge").set(1);
         ::tachometer::histogram!("hy_bare_seconds").record(0.1);
         ::tachometer::meter!("hy_bare_events").mark(1);
-        ::tachometer::timer!("hy_bare_timer_seconds").record(::core::time::Duration::from_millis(1));
+        ::tachometer::timer!("hy_bare_timer_seconds")
+            .record(::core::time::Duration::from_millis(1));
     }
 }
 
@@ -61,8 +64,14 @@ async fn generated_code_needs_no_prelude() {
     let module = common::series(family, &[("function", "plain")]);
     assert!(module.is_some());
     let found = common::series_in(tachometer::global(), family, &[("function", "plain")]);
-    assert_eq!(found[0].0[1], ("module".to_owned(), "hygiene::bare".to_owned()));
-    assert_eq!(common::series("hy_bare_labeled_total", &[("a", "x")]).map(|r| r.count()), Some(1));
+    assert_eq!(
+        found[0].0[1],
+        ("module".to_owned(), "hygiene::bare".to_owned())
+    );
+    assert_eq!(
+        common::series("hy_bare_labeled_total", &[("a", "x")]).map(|r| r.count()),
+        Some(1)
+    );
 }
 
 // Shapes that tempt lints: unused results, diverging tails, `todo!()` bodies,
@@ -107,6 +116,12 @@ fn lint_prone_shapes_compile_and_record() {
         .unwrap()
         .block_on(unit_async());
     assert_eq!(common::calls("function_duration_seconds", "early", "ok"), 1);
-    assert_eq!(common::calls("function_duration_seconds", "shadows", "ok"), 1);
-    assert_eq!(common::calls("function_duration_seconds", "unit_async", "ok"), 1);
+    assert_eq!(
+        common::calls("function_duration_seconds", "shadows", "ok"),
+        1
+    );
+    assert_eq!(
+        common::calls("function_duration_seconds", "unit_async", "ok"),
+        1
+    );
 }

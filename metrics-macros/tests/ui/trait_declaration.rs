@@ -1,0 +1,6 @@
+trait Store {
+    #[tachometer::timed]
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+fn main() {}
