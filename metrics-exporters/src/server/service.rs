@@ -1,0 +1,350 @@
+//! [`MetricsService`]: the request handler, as a tower `Service` and as what the
+//! built-in server runs.
+//!
+//! One handler serves both the stand-alone server and an existing axum/tower stack, so
+//! negotiation, compression, auth and headers behave identically wherever it is
+//! mounted. Rendering is synchronous on the calling task: it is a read-only registry
+//! walk that never takes a lock recording needs, and it is cheap enough (one buffer,
+//! sized from the previous scrape) that handing it to a blocking pool would cost more
+//! than it saves.
+
+use std::convert::Infallible;
+use std::future::{ready, Ready};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use http::header::{
+    HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CACHE_CONTROL,
+};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use tachometer_core::Registry;
+
+use super::Auth;
+use crate::json::JsonOptions;
+use crate::negotiate::{accepts_gzip, negotiate_format};
+
+/// The response type of [`MetricsService`].
+pub type MetricsResponse = Response<Full<Bytes>>;
+
+/// Answers `GET /metrics` (Prometheus text 0.0.4 or OpenMetrics, as negotiated from
+/// `Accept`, gzip when `Accept-Encoding` allows) and `GET /metrics.json` (Dropwizard
+/// metrics-json shape; `?pretty=true` indents). Other paths get 404, other methods 405
+/// (`HEAD` is answered like `GET`, without a body).
+///
+/// Cheap to clone (an `Arc`). Mount it in an axum router:
+///
+/// ```ignore
+/// let svc = MetricsService::new(registry);
+/// let app = axum::Router::new()
+///     .route_service("/metrics", svc.clone())
+///     .route_service("/metrics.json", svc);
+/// ```
+#[derive(Clone, Debug)]
+pub struct MetricsService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    registry: Registry,
+    auth: Option<Auth>,
+    json: JsonOptions,
+    metrics_path: Box<str>,
+    json_path: Box<str>,
+    #[cfg(feature = "prometheus-interop")]
+    interop: Option<::prometheus::Registry>,
+    /// Size of the last rendered body, so the next one starts with enough capacity.
+    text_hint: AtomicUsize,
+    json_hint: AtomicUsize,
+}
+
+/// Configures a [`MetricsService`]; start with [`MetricsService::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct MetricsServiceBuilder {
+    registry: Registry,
+    auth: Option<Auth>,
+    json: JsonOptions,
+    metrics_path: String,
+    json_path: String,
+    #[cfg(feature = "prometheus-interop")]
+    interop: Option<::prometheus::Registry>,
+}
+
+impl MetricsServiceBuilder {
+    /// Requires these credentials on every request (401 otherwise).
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// How `/metrics.json` renders (default: durations in seconds, compact; a request's
+    /// `?pretty=true` indents regardless).
+    pub fn json_options(mut self, options: JsonOptions) -> Self {
+        self.json = options;
+        self
+    }
+
+    /// The path of the Prometheus/OpenMetrics endpoint (default `/metrics`).
+    pub fn metrics_path(mut self, path: impl Into<String>) -> Self {
+        self.metrics_path = path.into();
+        self
+    }
+
+    /// The path of the JSON endpoint (default `/metrics.json`).
+    pub fn json_path(mut self, path: impl Into<String>) -> Self {
+        self.json_path = path.into();
+        self
+    }
+
+    /// Also serves the families of a `prometheus` crate registry on the text endpoint,
+    /// after ours (see [`interop`](crate::interop)).
+    #[cfg(feature = "prometheus-interop")]
+    pub fn prometheus_registry(mut self, registry: ::prometheus::Registry) -> Self {
+        self.interop = Some(registry);
+        self
+    }
+
+    /// Builds the service.
+    #[must_use]
+    pub fn build(self) -> MetricsService {
+        MetricsService {
+            inner: Arc::new(Inner {
+                registry: self.registry,
+                auth: self.auth,
+                json: self.json,
+                metrics_path: self.metrics_path.into(),
+                json_path: self.json_path.into(),
+                #[cfg(feature = "prometheus-interop")]
+                interop: self.interop,
+                text_hint: AtomicUsize::new(4096),
+                json_hint: AtomicUsize::new(4096),
+            }),
+        }
+    }
+}
+
+impl MetricsService {
+    /// Serves `registry` with default settings.
+    #[must_use]
+    pub fn new(registry: Registry) -> Self {
+        Self::builder(registry).build()
+    }
+
+    /// Serves the process-wide [`global`](tachometer_core::global) registry.
+    #[must_use]
+    pub fn global() -> Self {
+        Self::new(tachometer_core::global().clone())
+    }
+
+    /// Configures a service for `registry`.
+    pub fn builder(registry: Registry) -> MetricsServiceBuilder {
+        MetricsServiceBuilder {
+            registry,
+            auth: None,
+            json: JsonOptions::default(),
+            metrics_path: "/metrics".to_owned(),
+            json_path: "/metrics.json".to_owned(),
+            #[cfg(feature = "prometheus-interop")]
+            interop: None,
+        }
+    }
+
+    /// Answers one request. The body of the request is never read.
+    #[must_use]
+    pub fn respond<B>(&self, req: &Request<B>) -> MetricsResponse {
+        let inner = &*self.inner;
+        let path = req.uri().path();
+        let json = if path == &*inner.metrics_path {
+            false
+        } else if path == &*inner.json_path {
+            true
+        } else {
+            return plain(StatusCode::NOT_FOUND, "not found\n");
+        };
+        if let Some(auth) = &inner.auth {
+            let header = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+            if !auth.check(header) {
+                let mut res = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
+                res.headers_mut()
+                    .insert(WWW_AUTHENTICATE, HeaderValue::from_static(auth.challenge()));
+                return res;
+            }
+        }
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut res = plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed; use GET\n",
+            );
+            res.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return res;
+        }
+        let gzip = accepts_gzip(joined(req.headers(), ACCEPT_ENCODING).as_deref());
+        let (body, content_type) = if json {
+            let pretty = query_flag(req.uri().query(), "pretty");
+            (
+                self.render_json(pretty),
+                HeaderValue::from_static("application/json"),
+            )
+        } else {
+            let format = negotiate_format(joined(req.headers(), ACCEPT).as_deref());
+            (
+                self.render_text(format),
+                HeaderValue::from_static(format.content_type()),
+            )
+        };
+        let mut res = Response::new(Full::new(Bytes::new()));
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, content_type);
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        if json {
+            headers.insert(
+                CACHE_CONTROL,
+                HeaderValue::from_static("must-revalidate,no-cache,no-store"),
+            );
+        }
+        let body = if gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            gzip_bytes(body.as_bytes())
+        } else {
+            Bytes::from(body)
+        };
+        *res.body_mut() = Full::new(body);
+        res
+    }
+
+    /// Renders the text endpoint's body: our registry, then any `prometheus` registry.
+    fn render_text(&self, format: crate::prometheus::Format) -> String {
+        let inner = &*self.inner;
+        let mut out = String::with_capacity(inner.text_hint.load(Ordering::Relaxed));
+        #[cfg(feature = "prometheus-interop")]
+        if let Some(theirs) = &inner.interop {
+            crate::interop::encode_with(&inner.registry, theirs, format, &mut out);
+            inner
+                .text_hint
+                .store(out.len() + out.len() / 8, Ordering::Relaxed);
+            return out;
+        }
+        crate::prometheus::encode(&inner.registry, format, &mut out);
+        inner
+            .text_hint
+            .store(out.len() + out.len() / 8, Ordering::Relaxed);
+        out
+    }
+
+    fn render_json(&self, pretty: bool) -> String {
+        let inner = &*self.inner;
+        let mut out = String::with_capacity(inner.json_hint.load(Ordering::Relaxed));
+        let options = inner.json.clone().pretty(pretty || inner.json.pretty);
+        crate::json::encode(&inner.registry, &options, &mut out);
+        inner
+            .json_hint
+            .store(out.len() + out.len() / 8, Ordering::Relaxed);
+        out
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for MetricsService {
+    type Response = MetricsResponse;
+    type Error = Infallible;
+    type Future = Ready<Result<MetricsResponse, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        ready(Ok(self.respond(&req)))
+    }
+}
+
+fn plain(status: StatusCode, body: &'static str) -> MetricsResponse {
+    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
+/// All values of a list-valued header joined with `,` (RFC 9110 §5.3 makes that
+/// equivalent); `None` when absent. Values that are not visible ASCII are ignored,
+/// as no media type or coding we understand contains anything else.
+fn joined(
+    headers: &HeaderMap,
+    name: http::header::HeaderName,
+) -> Option<std::borrow::Cow<'_, str>> {
+    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+    let first = values.next()?;
+    match values.next() {
+        None => Some(first.into()),
+        Some(second) => {
+            let mut all = format!("{first},{second}");
+            for v in values {
+                all.push(',');
+                all.push_str(v);
+            }
+            Some(all.into())
+        }
+    }
+}
+
+/// Whether the query string sets `key=true` (or `key=1`, or a bare `key`).
+fn query_flag(query: Option<&str>, key: &str) -> bool {
+    query.is_some_and(|q| {
+        q.split('&').any(|pair| match pair.split_once('=') {
+            Some((k, v)) => k == key && (v.eq_ignore_ascii_case("true") || v == "1"),
+            None => pair == key,
+        })
+    })
+}
+
+/// Gzips `data` at the fastest level: scrapes repeat every few seconds, text
+/// exposition compresses ~10x even at level 1, and higher levels mostly burn CPU.
+fn gzip_bytes(data: &[u8]) -> Bytes {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    Bytes::from(enc.finish().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_flags() {
+        assert!(query_flag(Some("pretty=true"), "pretty"));
+        assert!(query_flag(Some("a=b&pretty=TRUE"), "pretty"));
+        assert!(query_flag(Some("pretty"), "pretty"));
+        assert!(query_flag(Some("pretty=1"), "pretty"));
+        assert!(!query_flag(Some("pretty=false"), "pretty"));
+        assert!(!query_flag(Some("prettyx=true"), "pretty"));
+        assert!(!query_flag(None, "pretty"));
+    }
+
+    #[test]
+    fn multiple_header_values_are_joined() {
+        let mut h = HeaderMap::new();
+        assert!(joined(&h, ACCEPT).is_none());
+        h.append(ACCEPT, HeaderValue::from_static("text/plain;q=0.1"));
+        assert_eq!(joined(&h, ACCEPT).as_deref(), Some("text/plain;q=0.1"));
+        h.append(
+            ACCEPT,
+            HeaderValue::from_static("application/openmetrics-text;version=1.0.0"),
+        );
+        assert_eq!(
+            joined(&h, ACCEPT).as_deref(),
+            Some("text/plain;q=0.1,application/openmetrics-text;version=1.0.0")
+        );
+    }
+}
