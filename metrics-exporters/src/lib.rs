@@ -15,6 +15,9 @@
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
 
+#[cfg(feature = "json")]
+pub mod json;
+
 #[cfg(feature = "prometheus")]
 pub mod negotiate;
 

@@ -67,7 +67,7 @@ fn promtool_rejects_a_broken_exposition() {
 
 fn read_back(om: bool) {
     let (exposition, want) = render(om);
-    let Some(mut parsed) = python_parse(om, &[exposition.clone()]) else {
+    let Some(mut parsed) = python_parse(om, std::slice::from_ref(&exposition)) else {
         return;
     };
     let got = match parsed.remove(0) {
