@@ -1,7 +1,8 @@
 //! A batch job that pushes its metrics to StatsD and loses nothing when it exits.
 //!
 //! ```text
-//! npm install statsd@0.9 && node node_modules/statsd/stats.js node_modules/statsd/exampleConfig.js &
+//! npm install statsd@0.9 && echo "{ port: 8125, mgmt_port: 8126, backends: [] }" > statsd-config.js
+//! node node_modules/statsd/stats.js statsd-config.js &
 //! cargo run --example batch_job -- --items 1000 --statsd 127.0.0.1:8125
 //! echo counters | nc -q1 127.0.0.1 8126     # the daemon's management port
 //! ```
@@ -26,14 +27,19 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { items: 1000, statsd: "127.0.0.1:8125".into() };
+    let mut args = Args {
+        items: 1000,
+        statsd: "127.0.0.1:8125".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--items" => {
                 let v = value()?;
-                args.items = v.parse().map_err(|_| format!("--items takes a whole number, not {v:?}"))?;
+                args.items = v
+                    .parse()
+                    .map_err(|_| format!("--items takes a whole number, not {v:?}"))?;
             }
             "--statsd" => args.statsd = value()?,
             "-h" | "--help" => return Err(String::new()),
@@ -45,7 +51,9 @@ fn parse_args() -> Result<Args, String> {
 
 /// Stand-in for real work: a little arithmetic per item.
 fn process(item: u64) -> u64 {
-    (0..200u64).fold(item, |acc, i| acc.wrapping_mul(6364136223846793005).wrapping_add(i))
+    (0..200u64).fold(item, |acc, i| {
+        acc.wrapping_mul(6364136223846793005).wrapping_add(i)
+    })
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
@@ -70,10 +78,16 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     drop(reporter);
 
     println!("{PREFIX}.items_processed_total {}", items.get());
-    println!("{PREFIX}.item_duration.count {}", duration.snapshot().durations.count());
+    println!(
+        "{PREFIX}.item_duration.count {}",
+        duration.snapshot().durations.count()
+    );
     eprintln!("checksum {checksum:016x}");
     if dropped > 0 {
-        return Err(format!("{dropped} StatsD events could not be sent; see tachometer_statsd_dropped_total").into());
+        return Err(format!(
+            "{dropped} StatsD events could not be sent; see tachometer_statsd_dropped_total"
+        )
+        .into());
     }
     Ok(())
 }

@@ -9,10 +9,15 @@ use std::time::{Duration, Instant};
 
 use statsd_support::{lines, TcpCapture, UdpCapture};
 use tachometer_core::{Opts, Registry, Value, Visitor};
-use tachometer_exporters::statsd::{Dialect, Event, LabelStyle, StatsdClient, StatsdReporter, Target, DROPPED_METRIC_NAME};
+use tachometer_exporters::statsd::{
+    Dialect, Event, LabelStyle, StatsdClient, StatsdReporter, Target, DROPPED_METRIC_NAME,
+};
 
 fn client(cap: &UdpCapture, dialect: Dialect) -> StatsdClient {
-    StatsdClient::builder(Target::udp(cap.addr())).dialect(dialect).build().unwrap()
+    StatsdClient::builder(Target::udp(cap.addr()))
+        .dialect(dialect)
+        .build()
+        .unwrap()
 }
 
 #[test]
@@ -32,10 +37,20 @@ fn dogstatsd_tags_and_sample_rate_are_byte_exact() {
     let sampled = got.iter().filter(|l| l.starts_with("page.views")).count();
     // Client-side sampling at 0.5 over 200 events: far from 0 and from 200.
     assert!((40..=160).contains(&sampled), "{sampled}");
-    assert!(got[..sampled].iter().all(|l| l == "page.views:1|c|@0.5|#env:prod,service:web"), "{got:?}");
+    assert!(
+        got[..sampled]
+            .iter()
+            .all(|l| l == "page.views:1|c|@0.5|#env:prod,service:web"),
+        "{got:?}"
+    );
     assert_eq!(
         &got[sampled..],
-        ["song.length:240|h|#k:a_b_c_d", "page.load:1.5|d", "fuel.level:-0.5|g", "db.query:320.5|ms"]
+        [
+            "song.length:240|h|#k:a_b_c_d",
+            "page.load:1.5|d",
+            "fuel.level:-0.5|g",
+            "db.query:320.5|ms"
+        ]
     );
     assert_eq!(c.dropped(), 0);
 }
@@ -52,7 +67,11 @@ fn etsy_folds_tags_into_the_name_and_sends_histograms_as_ms() {
     graphite.flush().unwrap();
     let got = lines(&cap.drain());
     let sized = got.iter().filter(|l| l.starts_with("size")).count();
-    let expected_size_lines: Vec<&str> = if sized == 1 { vec!["size:3|ms|@0.9999999999"] } else { vec![] };
+    let expected_size_lines: Vec<&str> = if sized == 1 {
+        vec!["size:3|ms|@0.9999999999"]
+    } else {
+        vec![]
+    };
     let mut want = vec!["hits.-a_b.200:2|c"];
     want.extend(expected_size_lines);
     want.push("hits;route=-a.b:2|c");
@@ -63,7 +82,11 @@ fn etsy_folds_tags_into_the_name_and_sends_histograms_as_ms() {
 fn negative_gauge_pair_shares_one_datagram() {
     let cap = UdpCapture::new();
     // Fill most of a datagram first, so a split would be likely if the packer allowed it.
-    let c = StatsdClient::builder(Target::udp(cap.addr())).max_payload(64).queue_capacity(64).build().unwrap();
+    let c = StatsdClient::builder(Target::udp(cap.addr()))
+        .max_payload(64)
+        .queue_capacity(64)
+        .build()
+        .unwrap();
     for _ in 0..20 {
         c.count("filler.x", 1);
         c.gauge("temp", -5.0);
@@ -81,14 +104,24 @@ fn negative_gauge_pair_shares_one_datagram() {
                 pairs += 1;
             }
         }
-        assert_ne!(ls.last(), Some(&"temp:0|g"), "reset line without its value in {text:?}");
+        assert_ne!(
+            ls.last(),
+            Some(&"temp:0|g"),
+            "reset line without its value in {text:?}"
+        );
     }
     assert_eq!(pairs, 20);
 
     // The reporter sends the same pair; DogStatsD sends the value alone.
     let registry = Registry::new();
-    registry.gauge(Opts::new("level", "Level.")).unwrap().set(-7);
-    for (dialect, want) in [(Dialect::etsy(), "level:0|g\nlevel:-7|g"), (Dialect::dogstatsd(), "level:-7|g")] {
+    registry
+        .gauge(Opts::new("level", "Level."))
+        .unwrap()
+        .set(-7);
+    for (dialect, want) in [
+        (Dialect::etsy(), "level:0|g\nlevel:-7|g"),
+        (Dialect::dogstatsd(), "level:-7|g"),
+    ] {
         let r = StatsdReporter::builder(Target::udp(cap.addr()))
             .dialect(dialect)
             .interval(Duration::from_secs(3600))
@@ -106,26 +139,41 @@ fn mtu_packing_reference_vector_46_lines() {
     let cap = UdpCapture::new();
     let registry = Registry::new();
     for i in 0..100 {
-        registry.counter(Opts::new(format!("c{i:0>25}"), "x")).unwrap().increment(1);
+        registry
+            .counter(Opts::new(format!("c{i:0>25}"), "x"))
+            .unwrap()
+            .increment(1);
     }
-    let r = StatsdReporter::builder(Target::udp(cap.addr())).interval(Duration::from_secs(3600)).start(&registry).unwrap();
+    let r = StatsdReporter::builder(Target::udp(cap.addr()))
+        .interval(Duration::from_secs(3600))
+        .start(&registry)
+        .unwrap();
     r.flush().unwrap();
     let datagrams = cap.drain();
     let sizes: Vec<usize> = datagrams.iter().map(Vec::len).collect();
     assert_eq!(sizes, [1425, 1425, 8 * 31 - 1]);
     let ls = lines(&datagrams);
     assert_eq!(ls.len(), 100);
-    assert!(ls.iter().all(|l| l.len() == 30 && l.ends_with(":1|c")), "{ls:?}");
+    assert!(
+        ls.iter().all(|l| l.len() == 30 && l.ends_with(":1|c")),
+        "{ls:?}"
+    );
 }
 
 #[test]
 fn direct_packing_never_exceeds_the_limit_nor_splits_a_line() {
     let cap = UdpCapture::new();
     for max in [64usize, 512, 1432, 8932] {
-        let c = StatsdClient::builder(Target::udp(cap.addr())).max_payload(max).queue_capacity(4096).build().unwrap();
+        let c = StatsdClient::builder(Target::udp(cap.addr()))
+            .max_payload(max)
+            .queue_capacity(4096)
+            .build()
+            .unwrap();
         // 200 lines: at a 64-byte limit that is ~150 datagrams, which the capture
         // socket's receive buffer holds even if its reader thread lags.
-        let names: Vec<String> = (0..200).map(|i| format!("n{}", "x".repeat(i % 40))).collect();
+        let names: Vec<String> = (0..200)
+            .map(|i| format!("n{}", "x".repeat(i % 40)))
+            .collect();
         for (i, n) in names.iter().enumerate() {
             c.count(n, i as i64);
         }
@@ -135,9 +183,18 @@ fn direct_packing_never_exceeds_the_limit_nor_splits_a_line() {
         let datagrams = cap.drain();
         assert!(datagrams.iter().all(|d| d.len() <= max), "max {max}");
         let got = lines(&datagrams);
-        let want: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n}:{i}|c")).collect();
-        assert!(got == want, "max {max}: {} of {} lines, first difference at {:?}", got.len(), want.len(),
-            got.iter().zip(&want).position(|(a, b)| a != b));
+        let want: Vec<String> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{n}:{i}|c"))
+            .collect();
+        assert!(
+            got == want,
+            "max {max}: {} of {} lines, first difference at {:?}",
+            got.len(),
+            want.len(),
+            got.iter().zip(&want).position(|(a, b)| a != b)
+        );
         assert_eq!(c.dropped(), 1);
     }
 }
@@ -145,7 +202,9 @@ fn direct_packing_never_exceeds_the_limit_nor_splits_a_line() {
 #[test]
 fn tcp_lines_are_newline_framed() {
     let cap = TcpCapture::bind("127.0.0.1:0");
-    let c = StatsdClient::builder(Target::tcp(cap.addr.to_string())).build().unwrap();
+    let c = StatsdClient::builder(Target::tcp(cap.addr.to_string()))
+        .build()
+        .unwrap();
     c.count("a", 1);
     c.count("b", 2);
     c.flush().unwrap();
@@ -164,7 +223,9 @@ fn udp_daemon_down_never_blocks_and_resumes() {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         s.local_addr().unwrap().port()
     }; // closed: sends draw ICMP port-unreachable → ECONNREFUSED
-    let c = StatsdClient::builder(Target::udp(format!("127.0.0.1:{port}"))).build().unwrap();
+    let c = StatsdClient::builder(Target::udp(format!("127.0.0.1:{port}")))
+        .build()
+        .unwrap();
     let started = Instant::now();
     for _ in 0..10 {
         for _ in 0..100 {
@@ -174,11 +235,15 @@ fn udp_daemon_down_never_blocks_and_resumes() {
     }
     assert!(started.elapsed() < Duration::from_secs(5));
     let listener = UdpSocket::bind(format!("127.0.0.1:{port}")).unwrap();
-    listener.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     c.count("up", 1);
     c.flush().unwrap();
     let mut buf = [0u8; 2048];
-    let n = listener.recv(&mut buf).expect("traffic resumes once the port is open");
+    let n = listener
+        .recv(&mut buf)
+        .expect("traffic resumes once the port is open");
     assert_eq!(&buf[..n], b"up:1|c");
 }
 
@@ -188,7 +253,9 @@ fn tcp_daemon_down_counts_drops_then_reconnects() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let c = StatsdClient::builder(Target::tcp(format!("127.0.0.1:{port}"))).build().unwrap();
+    let c = StatsdClient::builder(Target::tcp(format!("127.0.0.1:{port}")))
+        .build()
+        .unwrap();
     let started = Instant::now();
     c.count("lost", 1);
     c.flush().unwrap();
@@ -228,12 +295,21 @@ fn every_event_is_either_delivered_or_counted() {
     let want_lines = N - dropped;
     let got = cap.wait(|d| d.iter().filter(|b| **b == b'\n').count() as u64 >= want_lines);
     let received = got.iter().filter(|b| **b == b'\n').count() as u64;
-    assert_eq!(received + dropped, N, "received {received}, dropped {dropped}");
+    assert_eq!(
+        received + dropped,
+        N,
+        "received {received}, dropped {dropped}"
+    );
     eprintln!("queue of 1: {dropped} of {N} events dropped and counted");
 
     struct Find(Option<u64>);
     impl Visitor for Find {
-        fn series(&mut self, f: &tachometer_core::Descriptor, _: tachometer_core::Labels<'_>, v: Value<'_>) {
+        fn series(
+            &mut self,
+            f: &tachometer_core::Descriptor,
+            _: tachometer_core::Labels<'_>,
+            v: Value<'_>,
+        ) {
             if let (DROPPED_METRIC_NAME, Value::Counter(n)) = (f.name(), v) {
                 self.0 = Some(n);
             }
@@ -276,8 +352,13 @@ fn unix_datagram_socket_transport() {
     let dir = tachometer_testkit::TempDir::new("statsd-uds");
     let path = dir.path().join("dsd.sock");
     let server = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-    server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let c = StatsdClient::builder(Target::unix(&path)).dialect(Dialect::dogstatsd()).build().unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let c = StatsdClient::builder(Target::unix(&path))
+        .dialect(Dialect::dogstatsd())
+        .build()
+        .unwrap();
     c.send(Event::count("uds", 3).tags(&[("a", "b")]));
     c.flush().unwrap();
     let mut buf = [0u8; 512];

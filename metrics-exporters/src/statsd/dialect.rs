@@ -139,7 +139,11 @@ pub(crate) fn sanitize(dialect: Dialect, part: Part, c: char) -> u8 {
                 b'_'
             }
         }
-        (Dialect::DogStatsd, Part::DogKey) if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/') => c as u8,
+        (Dialect::DogStatsd, Part::DogKey)
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/') =>
+        {
+            c as u8
+        }
         (Dialect::DogStatsd, Part::DogValue)
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '/') =>
         {
@@ -166,7 +170,10 @@ mod tests {
     fn etsy_name_matches_daemon_sanitizer_on_the_reference_key() {
         // protocols.md §3.4 #5: the daemon turns `my metric/name!` into `my_metric-name`;
         // we replace instead of deleting, and the daemon then keeps ours unchanged.
-        assert_eq!(clean(Dialect::etsy(), Part::Name, "my metric/name!"), "my_metric-name_");
+        assert_eq!(
+            clean(Dialect::etsy(), Part::Name, "my metric/name!"),
+            "my_metric-name_"
+        );
     }
 
     #[test]
@@ -180,7 +187,10 @@ mod tests {
         let d = Dialect::dogstatsd();
         assert_eq!(clean(d, Part::Name, "page-views.total"), "page_views.total");
         assert_eq!(clean(d, Part::DogKey, "env:x,y|z"), "env_x_y_z");
-        assert_eq!(clean(d, Part::DogValue, "staging:east/1,#"), "staging:east/1__");
+        assert_eq!(
+            clean(d, Part::DogValue, "staging:east/1,#"),
+            "staging:east/1__"
+        );
         assert_eq!(clean(d, Part::DogValue, "ü#ï"), "___");
     }
 

@@ -46,7 +46,13 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     fn new(name: &'a str, value: Num, kind: Kind) -> Self {
-        Self { name, value, kind, rate: 1.0, tags: &[] }
+        Self {
+            name,
+            value,
+            kind,
+            rate: 1.0,
+            tags: &[],
+        }
     }
 
     /// Adds `value` to a counter (`|c`).
@@ -61,7 +67,11 @@ impl<'a> Event<'a> {
 
     /// Records a duration (`|ms`, in milliseconds with sub-millisecond precision).
     pub fn timing(name: &'a str, duration: Duration) -> Self {
-        Self::new(name, Num::Float(duration.as_nanos() as f64 / 1e6), Kind::Timing)
+        Self::new(
+            name,
+            Num::Float(duration.as_nanos() as f64 / 1e6),
+            Kind::Timing,
+        )
     }
 
     /// Records a histogram sample (`|h` in DogStatsD, `|ms` in Etsy StatsD).
@@ -89,6 +99,8 @@ impl<'a> Event<'a> {
     }
 }
 
+// Lines travel by value into preallocated queue slots; that is the point.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Line(Line),
     Flush(u64),
@@ -160,7 +172,9 @@ impl ClientBuilder {
     pub fn build(self) -> Result<StatsdClient, StatsdError> {
         self.opts.validate()?;
         if self.queue_capacity == 0 {
-            return Err(StatsdError::InvalidConfig("queue_capacity is 0; use at least 1".into()));
+            return Err(StatsdError::InvalidConfig(
+                "queue_capacity is 0; use at least 1".into(),
+            ));
         }
         let transport = Transport::open(&self.opts.target)?;
         let stats = Arc::new(Stats::new(self.opts.registry.as_ref())?);
@@ -180,11 +194,17 @@ impl ClientBuilder {
         let handle = std::thread::Builder::new()
             .name("tachometer-statsd".into())
             .spawn(move || run(rx, outbox, &worker_shared))
-            .map_err(|source| StatsdError::Io { what: "spawn the StatsD sender thread", source })?;
+            .map_err(|source| StatsdError::Io {
+                what: "spawn the StatsD sender thread",
+                source,
+            })?;
         Ok(StatsdClient {
             tx,
             shared: shared.clone(),
-            _worker: Arc::new(WorkerGuard { shared, handle: Mutex::new(Some(handle)) }),
+            _worker: Arc::new(WorkerGuard {
+                shared,
+                handle: Mutex::new(Some(handle)),
+            }),
         })
     }
 }
@@ -227,7 +247,10 @@ impl std::fmt::Debug for Msg {
 impl StatsdClient {
     /// Starts configuring a client sending to `target`.
     pub fn builder(target: Target) -> ClientBuilder {
-        ClientBuilder { opts: Options::new(target), queue_capacity: DEFAULT_QUEUE_CAPACITY }
+        ClientBuilder {
+            opts: Options::new(target),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+        }
     }
 
     /// Adds `value` to the counter `name`.
@@ -277,7 +300,9 @@ impl StatsdClient {
             sh.stats.dropped.increment(1);
             return;
         }
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.tx.try_send(Msg::Line(line)) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.tx.try_send(Msg::Line(line))
+        {
             sh.stats.dropped.increment(1);
         }
     }

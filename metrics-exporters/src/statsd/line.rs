@@ -28,6 +28,8 @@ pub(crate) const INLINE: usize = 232;
 /// A formatted line (or negative-gauge pair) carried through the direct-mode queue by
 /// value, so typical lines cost no allocation.
 #[derive(Debug)]
+// Inline on purpose: boxing the buffer is the allocation this type exists to avoid.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Line {
     Inline { len: u8, buf: [u8; INLINE] },
     Heap(Vec<u8>),
@@ -35,7 +37,10 @@ pub(crate) enum Line {
 
 impl Line {
     pub(crate) fn new() -> Self {
-        Line::Inline { len: 0, buf: [0; INLINE] }
+        Line::Inline {
+            len: 0,
+            buf: [0; INLINE],
+        }
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
@@ -114,7 +119,10 @@ struct NumBuf {
 
 impl NumBuf {
     fn new() -> Self {
-        Self { buf: [0; 48], len: 0 }
+        Self {
+            buf: [0; 48],
+            len: 0,
+        }
     }
     fn bytes(&self) -> &[u8] {
         &self.buf[..self.len]
@@ -147,7 +155,7 @@ fn format_num(v: Num, out: &mut NumBuf) {
             let a = f.abs();
             if f.fract() == 0.0 && a < 1e15 {
                 write!(out, "{}", f as i64)
-            } else if a >= 1e15 || a < 1e-5 {
+            } else if !(1e-5..1e15).contains(&a) {
                 write!(out, "{f:e}")
             } else {
                 write!(out, "{f}")
@@ -170,7 +178,10 @@ fn put_clean(out: &mut impl Out, dialect: Dialect, part: Part, text: &str) {
     }
 }
 
-fn write_key<'a, O: Out, L: Iterator<Item = (&'a str, &'a str)> + Clone>(out: &mut O, key: &Key<'_, L>) {
+fn write_key<'a, O: Out, L: Iterator<Item = (&'a str, &'a str)> + Clone>(
+    out: &mut O,
+    key: &Key<'_, L>,
+) {
     let d = key.dialect;
     if !key.prefix.is_empty() {
         put_clean(out, d, Part::Name, key.prefix);
@@ -243,7 +254,11 @@ pub(crate) fn write_line<'a, O: Out, L: Iterator<Item = (&'a str, &'a str)> + Cl
     }
     let mut num = NumBuf::new();
     format_num(value, &mut num);
-    if kind == Kind::Gauge && value.is_negative() && num.bytes() != b"0" && key.dialect.gauge_needs_reset() {
+    if kind == Kind::Gauge
+        && value.is_negative()
+        && num.bytes() != b"0"
+        && key.dialect.gauge_needs_reset()
+    {
         write_key(out, key);
         out.put(b":0|g\n");
     }
@@ -266,9 +281,22 @@ pub(crate) fn write_line<'a, O: Out, L: Iterator<Item = (&'a str, &'a str)> + Cl
 mod tests {
     use super::*;
 
-    fn line(d: Dialect, name: &str, labels: &[(&str, &str)], v: Num, kind: Kind, rate: f64) -> Result<String, Invalid> {
+    fn line(
+        d: Dialect,
+        name: &str,
+        labels: &[(&str, &str)],
+        v: Num,
+        kind: Kind,
+        rate: f64,
+    ) -> Result<String, Invalid> {
         let mut out = Vec::new();
-        let key = Key { dialect: d, prefix: "", name, suffix: "", labels: labels.iter().copied() };
+        let key = Key {
+            dialect: d,
+            prefix: "",
+            name,
+            suffix: "",
+            labels: labels.iter().copied(),
+        };
         write_line(&mut out, &key, v, kind, rate)?;
         Ok(String::from_utf8(out).unwrap())
     }
@@ -277,31 +305,72 @@ mod tests {
     fn dogstatsd_reference_vectors() {
         let d = Dialect::dogstatsd();
         let tags = [("env", "prod"), ("service", "web")];
-        assert_eq!(line(d, "page.views", &tags, Num::Int(1), Kind::Count, 0.5).unwrap(), "page.views:1|c|@0.5|#env:prod,service:web");
-        assert_eq!(line(d, "song.length", &[], Num::Int(240), Kind::Histogram, 0.5).unwrap(), "song.length:240|h|@0.5");
-        assert_eq!(line(d, "fuel.level", &[], Num::Float(0.5), Kind::Gauge, 1.0).unwrap(), "fuel.level:0.5|g");
-        assert_eq!(line(d, "x", &[], Num::Int(-5), Kind::Gauge, 1.0).unwrap(), "x:-5|g");
-        assert_eq!(line(d, "x", &[("a", "")], Num::Int(1), Kind::Distribution, 1.0).unwrap(), "x:1|d|#a");
+        assert_eq!(
+            line(d, "page.views", &tags, Num::Int(1), Kind::Count, 0.5).unwrap(),
+            "page.views:1|c|@0.5|#env:prod,service:web"
+        );
+        assert_eq!(
+            line(d, "song.length", &[], Num::Int(240), Kind::Histogram, 0.5).unwrap(),
+            "song.length:240|h|@0.5"
+        );
+        assert_eq!(
+            line(d, "fuel.level", &[], Num::Float(0.5), Kind::Gauge, 1.0).unwrap(),
+            "fuel.level:0.5|g"
+        );
+        assert_eq!(
+            line(d, "x", &[], Num::Int(-5), Kind::Gauge, 1.0).unwrap(),
+            "x:-5|g"
+        );
+        assert_eq!(
+            line(d, "x", &[("a", "")], Num::Int(1), Kind::Distribution, 1.0).unwrap(),
+            "x:1|d|#a"
+        );
     }
 
     #[test]
     fn etsy_negative_gauge_is_a_reset_pair() {
         let d = Dialect::etsy();
-        assert_eq!(line(d, "gaugor", &[], Num::Int(-10), Kind::Gauge, 1.0).unwrap(), "gaugor:0|g\ngaugor:-10|g");
-        assert_eq!(line(d, "g", &[], Num::Float(-0.0), Kind::Gauge, 1.0).unwrap(), "g:0|g");
+        assert_eq!(
+            line(d, "gaugor", &[], Num::Int(-10), Kind::Gauge, 1.0).unwrap(),
+            "gaugor:0|g\ngaugor:-10|g"
+        );
+        assert_eq!(
+            line(d, "g", &[], Num::Float(-0.0), Kind::Gauge, 1.0).unwrap(),
+            "g:0|g"
+        );
         // Rates never apply to gauges.
-        assert_eq!(line(d, "g", &[], Num::Int(3), Kind::Gauge, 0.1).unwrap(), "g:3|g");
+        assert_eq!(
+            line(d, "g", &[], Num::Int(3), Kind::Gauge, 0.1).unwrap(),
+            "g:3|g"
+        );
     }
 
     #[test]
     fn etsy_label_styles() {
         let labels = [("method", "GET"), ("route", "/users/{id}"), ("empty", "")];
-        let v = line(Dialect::etsy(), "http.hits", &labels, Num::Int(2), Kind::Count, 1.0).unwrap();
+        let v = line(
+            Dialect::etsy(),
+            "http.hits",
+            &labels,
+            Num::Int(2),
+            Kind::Count,
+            1.0,
+        )
+        .unwrap();
         assert_eq!(v, "http.hits.GET.-users-_id_._:2|c");
         let mut out = Vec::new();
-        let key = Key { dialect: Dialect::Etsy(LabelStyle::GraphiteTags), prefix: "app", name: "lat", suffix: "p99", labels: labels.iter().copied() };
+        let key = Key {
+            dialect: Dialect::Etsy(LabelStyle::GraphiteTags),
+            prefix: "app",
+            name: "lat",
+            suffix: "p99",
+            labels: labels.iter().copied(),
+        };
         write_line(&mut out, &key, Num::Float(1.5), Kind::Gauge, 1.0).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "app.lat.p99;method=GET;route=-users-_id_:1.5|g");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "app.lat.p99;method=GET;route=-users-_id_:1.5|g"
+        );
     }
 
     #[test]
@@ -312,18 +381,39 @@ mod tests {
         assert_eq!(f(0.1), "x:0.1|c");
         assert_eq!(f(1e300), "x:1e300|c");
         assert_eq!(f(-2.5e-7), "x:-2.5e-7|c");
-        assert_eq!(line(d, "x", &[], Num::UInt(u64::MAX), Kind::Count, 1.0).unwrap(), "x:18446744073709551615|c");
+        assert_eq!(
+            line(d, "x", &[], Num::UInt(u64::MAX), Kind::Count, 1.0).unwrap(),
+            "x:18446744073709551615|c"
+        );
     }
 
     #[test]
     fn refuses_what_the_daemon_rejects() {
         let d = Dialect::etsy();
-        assert_eq!(line(d, "x", &[], Num::Float(f64::NAN), Kind::Gauge, 1.0), Err(Invalid::NotFinite));
-        assert_eq!(line(d, "x", &[], Num::Float(-1.0), Kind::Histogram, 1.0), Err(Invalid::Negative));
-        assert_eq!(line(d, "x", &[], Num::Int(1), Kind::Count, 0.0), Err(Invalid::Rate));
-        assert_eq!(line(d, "x", &[], Num::Int(1), Kind::Count, f64::NAN), Err(Invalid::Rate));
-        assert_eq!(line(d, "x", &[], Num::Int(1), Kind::Count, 1e-300), Err(Invalid::Rate));
-        assert_eq!(line(d, "", &[], Num::Int(1), Kind::Count, 1.0).unwrap(), "_:1|c");
+        assert_eq!(
+            line(d, "x", &[], Num::Float(f64::NAN), Kind::Gauge, 1.0),
+            Err(Invalid::NotFinite)
+        );
+        assert_eq!(
+            line(d, "x", &[], Num::Float(-1.0), Kind::Histogram, 1.0),
+            Err(Invalid::Negative)
+        );
+        assert_eq!(
+            line(d, "x", &[], Num::Int(1), Kind::Count, 0.0),
+            Err(Invalid::Rate)
+        );
+        assert_eq!(
+            line(d, "x", &[], Num::Int(1), Kind::Count, f64::NAN),
+            Err(Invalid::Rate)
+        );
+        assert_eq!(
+            line(d, "x", &[], Num::Int(1), Kind::Count, 1e-300),
+            Err(Invalid::Rate)
+        );
+        assert_eq!(
+            line(d, "", &[], Num::Int(1), Kind::Count, 1.0).unwrap(),
+            "_:1|c"
+        );
     }
 
     #[test]

@@ -36,7 +36,11 @@ impl Stats {
                 .map_err(StatsdError::Registry)?,
             None => Counter::new(),
         };
-        Ok(Self { dropped, datagrams: AtomicU64::new(0), send_errors: AtomicU64::new(0) })
+        Ok(Self {
+            dropped,
+            datagrams: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+        })
     }
 
     pub(crate) fn snapshot(&self) -> StatsdStats {
@@ -84,12 +88,20 @@ fn deliver(transport: &mut Transport, stats: &Stats, payload: &[u8], units: u64)
 
 impl Outbox {
     pub(crate) fn new(transport: Transport, max_payload: usize, stats: Arc<Stats>) -> Self {
-        Self { packer: Packer::new(max_payload), transport, stats }
+        Self {
+            packer: Packer::new(max_payload),
+            transport,
+            stats,
+        }
     }
 
     /// Queues one unit for the next payload (sending the current one if it is full).
     pub(crate) fn push(&mut self, unit: &[u8]) {
-        let Self { packer, transport, stats } = self;
+        let Self {
+            packer,
+            transport,
+            stats,
+        } = self;
         let mut send = |d: &[u8], n: u64| deliver(transport, stats, d, n);
         if packer.push(unit, &mut send).is_err() {
             stats.dropped.increment(1);
@@ -98,7 +110,11 @@ impl Outbox {
 
     /// Sends whatever is pending.
     pub(crate) fn flush(&mut self) {
-        let Self { packer, transport, stats } = self;
+        let Self {
+            packer,
+            transport,
+            stats,
+        } = self;
         packer.flush(&mut |d: &[u8], n: u64| deliver(transport, stats, d, n));
     }
 

@@ -21,12 +21,20 @@ pub(crate) struct Oversize;
 
 impl Packer {
     pub(crate) fn new(max: usize) -> Self {
-        Self { buf: Vec::with_capacity(max), units: 0, max }
+        Self {
+            buf: Vec::with_capacity(max),
+            units: 0,
+            max,
+        }
     }
 
     /// Adds `unit`, first handing the current payload and its unit count to `send` if
     /// `unit` would not fit after it.
-    pub(crate) fn push(&mut self, unit: &[u8], send: &mut impl FnMut(&[u8], u64)) -> Result<(), Oversize> {
+    pub(crate) fn push(
+        &mut self,
+        unit: &[u8],
+        send: &mut impl FnMut(&[u8], u64),
+    ) -> Result<(), Oversize> {
         if unit.len() > self.max {
             return Err(Oversize);
         }
@@ -72,19 +80,34 @@ mod tests {
     #[test]
     fn reference_vector_46_lines_of_30_bytes() {
         // protocols.md §3.4 #12.
-        let units: Vec<Vec<u8>> = (0..100).map(|i| format!("{:0>26}:1|c", i).into_bytes()).collect();
+        let units: Vec<Vec<u8>> = (0..100)
+            .map(|i| format!("{:0>26}:1|c", i).into_bytes())
+            .collect();
         assert!(units.iter().all(|u| u.len() == 30));
         let (out, refused) = pack(1432, &units);
         assert_eq!(refused, 0);
         assert_eq!(out[0].len(), 1425);
         assert_eq!(out[0].split(|b| *b == b'\n').count(), 46);
-        assert_eq!(out.iter().map(|d| d.split(|b| *b == b'\n').count()).sum::<usize>(), 100);
+        assert_eq!(
+            out.iter()
+                .map(|d| d.split(|b| *b == b'\n').count())
+                .sum::<usize>(),
+            100
+        );
         assert!(out.iter().all(|d| d.len() <= 1432));
     }
 
     #[test]
     fn exact_fit_and_oversize() {
-        let (out, refused) = pack(7, &[b"abc".to_vec(), b"def".to_vec(), b"12345678".to_vec(), b"g".to_vec()]);
+        let (out, refused) = pack(
+            7,
+            &[
+                b"abc".to_vec(),
+                b"def".to_vec(),
+                b"12345678".to_vec(),
+                b"g".to_vec(),
+            ],
+        );
         assert_eq!(refused, 1);
         assert_eq!(out, vec![b"abc\ndef".to_vec(), b"g".to_vec()]);
     }

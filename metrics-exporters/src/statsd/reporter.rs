@@ -64,15 +64,26 @@ impl ReporterBuilder {
         }
         let transport = Transport::open(&self.opts.target)?;
         let stats = Arc::new(Stats::new(self.opts.registry.as_ref())?);
-        let shared = Arc::new(Shared { state: Mutex::new(State::default()), cv: Condvar::new(), stats: stats.clone() });
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            cv: Condvar::new(),
+            stats: stats.clone(),
+        });
         let outbox = Outbox::new(transport, self.opts.max_payload, stats);
         let walker = Walker::new(self.opts.dialect, self.opts.prefix);
         let (registry, thread_shared, interval) = (registry.clone(), shared.clone(), self.interval);
         let handle = std::thread::Builder::new()
             .name("tachometer-statsd-reporter".into())
             .spawn(move || run(&registry, walker, outbox, &thread_shared, interval))
-            .map_err(|source| StatsdError::Io { what: "spawn the StatsD reporter thread", source })?;
-        Ok(StatsdReporter { shared, handle: Some(handle), flush_timeout: self.opts.flush_timeout })
+            .map_err(|source| StatsdError::Io {
+                what: "spawn the StatsD reporter thread",
+                source,
+            })?;
+        Ok(StatsdReporter {
+            shared,
+            handle: Some(handle),
+            flush_timeout: self.opts.flush_timeout,
+        })
     }
 }
 
@@ -118,7 +129,10 @@ pub struct StatsdReporter {
 impl StatsdReporter {
     /// Starts configuring a reporter sending to `target`.
     pub fn builder(target: Target) -> ReporterBuilder {
-        ReporterBuilder { opts: Options::new(target), interval: DEFAULT_INTERVAL }
+        ReporterBuilder {
+            opts: Options::new(target),
+            interval: DEFAULT_INTERVAL,
+        }
     }
 
     /// Pushes now and waits until the push has been handed to the transport, or the
@@ -174,7 +188,13 @@ impl Drop for StatsdReporter {
     }
 }
 
-fn run(registry: &Registry, mut walker: Walker, mut outbox: Outbox, shared: &Shared, interval: Duration) {
+fn run(
+    registry: &Registry,
+    mut walker: Walker,
+    mut outbox: Outbox,
+    shared: &Shared,
+    interval: Duration,
+) {
     let mut next = Instant::now() + interval;
     loop {
         let (wanted, stop) = {

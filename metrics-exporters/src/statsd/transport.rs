@@ -64,7 +64,10 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     fn new() -> Self {
-        Self { next_attempt: None, delay: BACKOFF_MIN }
+        Self {
+            next_attempt: None,
+            delay: BACKOFF_MIN,
+        }
     }
     fn ready(&self) -> bool {
         self.next_attempt.map_or(true, |t| Instant::now() >= t)
@@ -79,22 +82,37 @@ impl Backoff {
 }
 
 fn backing_off() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "daemon unreachable; waiting to reconnect")
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "daemon unreachable; waiting to reconnect",
+    )
 }
 
 /// An open (or reopening) connection to the daemon.
 #[derive(Debug)]
 pub(crate) enum Transport {
     Udp(UdpSocket),
-    Tcp { addrs: Vec<SocketAddr>, stream: Option<TcpStream>, backoff: Backoff, framed: Vec<u8> },
+    Tcp {
+        addrs: Vec<SocketAddr>,
+        stream: Option<TcpStream>,
+        backoff: Backoff,
+        framed: Vec<u8>,
+    },
     #[cfg(unix)]
-    Unix { path: PathBuf, socket: Option<UnixDatagram>, backoff: Backoff },
+    Unix {
+        path: PathBuf,
+        socket: Option<UnixDatagram>,
+        backoff: Backoff,
+    },
 }
 
 fn resolve(addr: &str) -> Result<Vec<SocketAddr>, StatsdError> {
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
-        .map_err(|source| StatsdError::Resolve { target: addr.to_string(), source })?
+        .map_err(|source| StatsdError::Resolve {
+            target: addr.to_string(),
+            source,
+        })?
         .collect();
     if addrs.is_empty() {
         return Err(StatsdError::Resolve {
@@ -112,14 +130,23 @@ impl Transport {
         match target {
             Target::Udp(addr) => {
                 let to = resolve(addr)?[0];
-                let local: SocketAddr = if to.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
-                let io_err = |source| StatsdError::Io { what: "open the UDP socket", source };
+                let local: SocketAddr = if to.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    ([0u16; 8], 0).into()
+                };
+                let io_err = |source| StatsdError::Io {
+                    what: "open the UDP socket",
+                    source,
+                };
                 let socket = UdpSocket::bind(local).map_err(io_err)?;
                 // Connected, so the kernel reports ICMP port-unreachable as ECONNREFUSED
                 // instead of losing datagrams without a trace, and skips a route lookup
                 // per send.
                 socket.connect(to).map_err(io_err)?;
-                socket.set_write_timeout(Some(WRITE_TIMEOUT)).map_err(io_err)?;
+                socket
+                    .set_write_timeout(Some(WRITE_TIMEOUT))
+                    .map_err(io_err)?;
                 Ok(Transport::Udp(socket))
             }
             Target::Tcp(addr) => Ok(Transport::Tcp {
@@ -129,7 +156,11 @@ impl Transport {
                 framed: Vec::new(),
             }),
             #[cfg(unix)]
-            Target::Unix(path) => Ok(Transport::Unix { path: path.clone(), socket: None, backoff: Backoff::new() }),
+            Target::Unix(path) => Ok(Transport::Unix {
+                path: path.clone(),
+                socket: None,
+                backoff: Backoff::new(),
+            }),
         }
     }
 
@@ -139,10 +170,17 @@ impl Transport {
             Transport::Udp(socket) => match socket.send(payload) {
                 // The error belongs to an earlier datagram (the ICMP came back late) and
                 // reporting it consumed it; this payload was not sent, so try once more.
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => socket.send(payload).map(drop),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    socket.send(payload).map(drop)
+                }
                 r => r.map(drop),
             },
-            Transport::Tcp { addrs, stream, backoff, framed } => {
+            Transport::Tcp {
+                addrs,
+                stream,
+                backoff,
+                framed,
+            } => {
                 if stream.is_none() {
                     if !backoff.ready() {
                         return Err(backing_off());
@@ -171,7 +209,11 @@ impl Transport {
                 r
             }
             #[cfg(unix)]
-            Transport::Unix { path, socket, backoff } => {
+            Transport::Unix {
+                path,
+                socket,
+                backoff,
+            } => {
                 if socket.is_none() {
                     if !backoff.ready() {
                         return Err(backing_off());
@@ -192,9 +234,16 @@ impl Transport {
                         }
                     }
                 }
-                let r = socket.as_ref().expect("connected above").send(payload).map(drop);
+                let r = socket
+                    .as_ref()
+                    .expect("connected above")
+                    .send(payload)
+                    .map(drop);
                 if let Err(e) = &r {
-                    if !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) {
                         // The daemon went away (socket removed or recreated): reopen.
                         *socket = None;
                     }

@@ -47,12 +47,22 @@ pub(crate) struct Walker {
 }
 
 fn pairs<'a>(labels: &Labels<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + Clone + 'a {
-    labels.names().iter().zip(labels.values()).map(|(n, v)| (&**n, &**v))
+    labels
+        .names()
+        .iter()
+        .zip(labels.values())
+        .map(|(n, v)| (&**n, &**v))
 }
 
 impl Walker {
     pub(crate) fn new(dialect: Dialect, prefix: String) -> Self {
-        Self { dialect, prefix, last: HashMap::new(), key: String::new(), line: Vec::new() }
+        Self {
+            dialect,
+            prefix,
+            last: HashMap::new(),
+            key: String::new(),
+            line: Vec::new(),
+        }
     }
 
     /// Walks `registry` and pushes every series into `outbox` (not flushed).
@@ -67,10 +77,23 @@ struct Push<'a> {
 }
 
 impl Push<'_> {
-    fn emit(&mut self, name: &str, suffix: &str, labels: &Labels<'_>, value: Num, kind: Kind) -> bool {
+    fn emit(
+        &mut self,
+        name: &str,
+        suffix: &str,
+        labels: &Labels<'_>,
+        value: Num,
+        kind: Kind,
+    ) -> bool {
         let w = &mut *self.w;
         w.line.clear();
-        let key = Key { dialect: w.dialect, prefix: &w.prefix, name, suffix, labels: pairs(labels) };
+        let key = Key {
+            dialect: w.dialect,
+            prefix: &w.prefix,
+            name,
+            suffix,
+            labels: pairs(labels),
+        };
         match write_line(&mut w.line, &key, value, kind, 1.0) {
             Ok(()) => {
                 self.outbox.push(&w.line);
@@ -127,11 +150,29 @@ impl Push<'_> {
         if s.window_count() == 0 {
             return;
         }
-        self.emit(name, "mean", labels, Num::Float(s.mean() * scale), Kind::Gauge);
+        self.emit(
+            name,
+            "mean",
+            labels,
+            Num::Float(s.mean() * scale),
+            Kind::Gauge,
+        );
         for (suffix, q) in QUANTILES {
-            self.emit(name, suffix, labels, Num::Float(s.quantile(q) * scale), Kind::Gauge);
+            self.emit(
+                name,
+                suffix,
+                labels,
+                Num::Float(s.quantile(q) * scale),
+                Kind::Gauge,
+            );
         }
-        self.emit(name, "max", labels, Num::Float(s.max() * scale), Kind::Gauge);
+        self.emit(
+            name,
+            "max",
+            labels,
+            Num::Float(s.max() * scale),
+            Kind::Gauge,
+        );
     }
 }
 

@@ -71,9 +71,17 @@ impl Daemon {
             dir,
             child,
         };
-        assert!(wait_for_tcp(mgmt, Duration::from_secs(15)), "statsd mgmt port never opened; log:\n{}", d.log());
+        assert!(
+            wait_for_tcp(mgmt, Duration::from_secs(15)),
+            "statsd mgmt port never opened; log:\n{}",
+            d.log()
+        );
         if with_tcp {
-            assert!(wait_for_tcp(tcp_addr, Duration::from_secs(5)), "statsd TCP port never opened; log:\n{}", d.log());
+            assert!(
+                wait_for_tcp(tcp_addr, Duration::from_secs(5)),
+                "statsd TCP port never opened; log:\n{}",
+                d.log()
+            );
         }
         Some(d)
     }
@@ -85,14 +93,19 @@ impl Daemon {
 
     /// Sends a management command and returns the response up to `END`.
     pub fn query(&self, cmd: &str) -> String {
-        let mut s = TcpStream::connect_timeout(&self.mgmt, Duration::from_secs(5)).expect("connect mgmt");
+        let mut s =
+            TcpStream::connect_timeout(&self.mgmt, Duration::from_secs(5)).expect("connect mgmt");
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         s.write_all(format!("{cmd}\n").as_bytes()).unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 65536];
         while !out.ends_with(b"END\n\n") {
             let n = s.read(&mut buf).expect("read mgmt response");
-            assert!(n > 0, "mgmt connection closed early: {:?}", String::from_utf8_lossy(&out));
+            assert!(
+                n > 0,
+                "mgmt connection closed early: {:?}",
+                String::from_utf8_lossy(&out)
+            );
             out.extend_from_slice(&buf[..n]);
         }
         String::from_utf8(out).expect("ascii response")
@@ -111,11 +124,16 @@ impl Daemon {
     }
 
     pub fn bad_lines(&self) -> f64 {
-        self.counter("statsd.bad_lines_seen").expect("the daemon always has bad_lines_seen")
+        self.counter("statsd.bad_lines_seen")
+            .expect("the daemon always has bad_lines_seen")
     }
 
     /// Polls `read` until it returns `want` or 10 s pass; returns the last reading.
-    pub fn wait_for<T: PartialEq + Clone>(&self, want: &T, mut read: impl FnMut(&Daemon) -> T) -> T {
+    pub fn wait_for<T: PartialEq + Clone>(
+        &self,
+        want: &T,
+        mut read: impl FnMut(&Daemon) -> T,
+    ) -> T {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let got = read(self);
@@ -178,7 +196,11 @@ pub fn parse_inspect(text: &str) -> BTreeMap<String, Val> {
             break;
         }
         let key = tok.strip_prefix('"').unwrap_or(&tok).to_string();
-        assert_eq!(it.next().as_deref(), Some(":"), "no ':' after {key} in {text}");
+        assert_eq!(
+            it.next().as_deref(),
+            Some(":"),
+            "no ':' after {key} in {text}"
+        );
         let v = it.next().expect("value");
         let val = if v == "[" {
             let mut list = Vec::new();
@@ -187,11 +209,17 @@ pub fn parse_inspect(text: &str) -> BTreeMap<String, Val> {
                     break;
                 }
                 assert_ne!(t, "...", "array truncated by util.inspect: {text}");
-                list.push(t.parse::<f64>().unwrap_or_else(|_| panic!("not a number {t:?} in {text}")));
+                list.push(
+                    t.parse::<f64>()
+                        .unwrap_or_else(|_| panic!("not a number {t:?} in {text}")),
+                );
             }
             Val::List(list)
         } else {
-            Val::Num(v.parse().unwrap_or_else(|_| panic!("not a number {v:?} in {text}")))
+            Val::Num(
+                v.parse()
+                    .unwrap_or_else(|_| panic!("not a number {v:?} in {text}")),
+            )
         };
         map.insert(key, val);
     }
@@ -211,7 +239,9 @@ impl UdpCapture {
         let addr = socket.local_addr().unwrap();
         let data = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = std::sync::Arc::downgrade(&data);
-        socket.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 70_000];
             loop {
@@ -247,7 +277,13 @@ impl UdpCapture {
 pub fn lines(datagrams: &[Vec<u8>]) -> Vec<String> {
     datagrams
         .iter()
-        .flat_map(|d| String::from_utf8(d.clone()).expect("utf8").split('\n').map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|d| {
+            String::from_utf8(d.clone())
+                .expect("utf8")
+                .split('\n')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
