@@ -35,3 +35,12 @@ pub use tachometer_macros::{counted, counter, gauge, histogram, meter, metered, 
 #[doc(hidden)]
 #[path = "macro_support.rs"]
 pub mod __private;
+
+/// Starts the HTTP endpoint (`/metrics`, `/metrics.json`) for the global registry in one
+/// line: `tachometer::serve("127.0.0.1:9000")?`. See [`exporters::server`] for the
+/// builder ([`Server::builder`]) and for mounting [`MetricsService`] in axum.
+#[cfg(feature = "server")]
+pub use tachometer_exporters::server::serve;
+
+#[cfg(feature = "server")]
+pub use tachometer_exporters::server::{MetricsService, Server};

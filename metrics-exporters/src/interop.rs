@@ -1,4 +1,4 @@
-//! Serving an existing [`prometheus`](::prometheus) crate registry from our endpoint.
+//! Serving an existing `prometheus` crate registry from our endpoint.
 //!
 //! A program migrating to Tachometer (or linking a library that still uses the
 //! `prometheus` crate) should not need two endpoints and two scrape jobs. The other

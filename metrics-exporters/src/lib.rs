@@ -9,6 +9,7 @@
 //! | `server` | `server` | hyper HTTP endpoint (`/metrics`, `/metrics.json`) |
 //! | `statsd` | `statsd` | StatsD / DogStatsD push |
 //! | `negotiate` | `prometheus` | `Accept` / `Accept-Encoding` negotiation for `/metrics` |
+//! | `interop` | `prometheus-interop` | serve a `prometheus` crate registry from the same endpoint |
 
 #![deny(missing_docs)]
 
@@ -20,6 +21,12 @@ pub mod json;
 
 #[cfg(feature = "prometheus")]
 pub mod negotiate;
+
+#[cfg(feature = "server")]
+pub mod server;
+
+#[cfg(feature = "prometheus-interop")]
+pub mod interop;
 
 #[cfg(feature = "statsd")]
 pub mod statsd;

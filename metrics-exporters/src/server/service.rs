@@ -38,13 +38,27 @@ pub type MetricsResponse = Response<Full<Bytes>>;
 /// metrics-json shape; `?pretty=true` indents). Other paths get 404, other methods 405
 /// (`HEAD` is answered like `GET`, without a body).
 ///
-/// Cheap to clone (an `Arc`). Mount it in an axum router:
+/// Cheap to clone (an `Arc`). In an axum router, mount it per path:
+/// `Router::new().route_service("/metrics", svc.clone()).route_service("/metrics.json", svc)`
+/// (axum passes the full path through `route_service`, so the default paths match).
+/// A `prometheus` crate registry added with
+/// [`prometheus_registry`](MetricsServiceBuilder::prometheus_registry) appears on the
+/// text endpoint only; the JSON document covers our registry.
 ///
-/// ```ignore
+/// ```
+/// use tachometer_exporters::server::MetricsService;
+/// let registry = tachometer_core::Registry::new();
 /// let svc = MetricsService::new(registry);
-/// let app = axum::Router::new()
-///     .route_service("/metrics", svc.clone())
-///     .route_service("/metrics.json", svc);
+/// let req = http::Request::get("/metrics")
+///     .header("accept", "application/openmetrics-text; version=1.0.0")
+///     .body(())
+///     .unwrap();
+/// let res = svc.respond(&req);
+/// assert_eq!(res.status(), 200);
+/// assert_eq!(
+///     res.headers()["content-type"],
+///     "application/openmetrics-text; version=1.0.0; charset=utf-8"
+/// );
 /// ```
 #[derive(Clone, Debug)]
 pub struct MetricsService {
