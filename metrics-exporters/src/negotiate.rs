@@ -56,9 +56,7 @@ pub fn negotiate_format(accept: Option<&str>) -> Format {
             continue;
         }
         // A wildcard must not hand back a type the client explicitly refused.
-        let format = if range.specificity == Specificity::Exact {
-            format
-        } else if !refused(format) {
+        let format = if range.specificity == Specificity::Exact || !refused(format) {
             format
         } else if let Some(other) = WILDCARD_FALLBACKS.iter().copied().find(|f| !refused(*f)) {
             other
@@ -123,7 +121,11 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
 }
 
 /// What `*/*` or a refused wildcard falls back to, in order of preference.
-const WILDCARD_FALLBACKS: [Format; 3] = [Format::Text004, Format::OpenMetrics100, Format::OpenMetrics001];
+const WILDCARD_FALLBACKS: [Format; 3] = [
+    Format::Text004,
+    Format::OpenMetrics100,
+    Format::OpenMetrics001,
+];
 
 /// How specific a media range is; RFC 9110 lets a more specific range override a
 /// less specific one at equal weight.
@@ -287,7 +289,10 @@ mod tests {
 
     #[test]
     fn prometheus_3_default_header_selects_openmetrics_1_0() {
-        assert_eq!(negotiate_format(Some(PROMETHEUS_3_DEFAULT)), Format::OpenMetrics100);
+        assert_eq!(
+            negotiate_format(Some(PROMETHEUS_3_DEFAULT)),
+            Format::OpenMetrics100
+        );
     }
 
     #[test]
@@ -314,12 +319,24 @@ mod tests {
     #[test]
     fn openmetrics_versions() {
         let f = |h| negotiate_format(Some(h));
-        assert_eq!(f("application/openmetrics-text; version=1.0.0"), Format::OpenMetrics100);
-        assert_eq!(f("application/openmetrics-text; version=0.0.1"), Format::OpenMetrics001);
+        assert_eq!(
+            f("application/openmetrics-text; version=1.0.0"),
+            Format::OpenMetrics100
+        );
+        assert_eq!(
+            f("application/openmetrics-text; version=0.0.1"),
+            Format::OpenMetrics001
+        );
         assert_eq!(f("application/openmetrics-text"), Format::OpenMetrics001);
-        assert_eq!(f("application/openmetrics-text; version=\"1.0.0\""), Format::OpenMetrics100);
+        assert_eq!(
+            f("application/openmetrics-text; version=\"1.0.0\""),
+            Format::OpenMetrics100
+        );
         // An unknown version is not something we can produce: fall back.
-        assert_eq!(f("application/openmetrics-text; version=2.0.0"), Format::Text004);
+        assert_eq!(
+            f("application/openmetrics-text; version=2.0.0"),
+            Format::Text004
+        );
     }
 
     #[test]
@@ -331,7 +348,10 @@ mod tests {
         assert_eq!(negotiate_format(Some("application/json")), Format::Text004);
         assert_eq!(negotiate_format(Some("text/plain")), Format::Text004);
         assert_eq!(negotiate_format(Some("text/*")), Format::Text004);
-        assert_eq!(negotiate_format(Some("application/*")), Format::OpenMetrics100);
+        assert_eq!(
+            negotiate_format(Some("application/*")),
+            Format::OpenMetrics100
+        );
     }
 
     #[test]
