@@ -58,7 +58,7 @@ fn no_accept_header_gets_text_0_0_4_identical_to_the_encoder() {
         reply.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")
     );
-    assert_eq!(reply.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(reply.header("vary"), Some("Accept, Accept-Encoding"));
     assert_eq!(reply.header("content-encoding"), None);
     let mut expected = String::new();
     encode(&r, Format::Text004, &mut expected);
@@ -141,7 +141,7 @@ fn gzip_round_trips_when_accepted_and_only_then() {
         let zipped = get(addr, "/metrics", &headers);
         assert_eq!(zipped.status, 200);
         assert_eq!(zipped.header("content-encoding"), Some("gzip"));
-        assert_eq!(zipped.header("vary"), Some("Accept-Encoding"));
+        assert_eq!(zipped.header("vary"), Some("Accept, Accept-Encoding"));
         assert_eq!(zipped.header("content-type"), plain.header("content-type"));
         assert_eq!(
             zipped.header("content-length"),
@@ -205,6 +205,7 @@ fn json_endpoint_headers_and_pretty_printing() {
     let compact = get(addr, "/metrics.json", &[]);
     assert_eq!(compact.status, 200);
     assert_eq!(compact.header("content-type"), Some("application/json"));
+    assert_eq!(compact.header("vary"), Some("Accept-Encoding"));
     assert_eq!(
         compact.header("cache-control"),
         Some("must-revalidate,no-cache,no-store")

@@ -12,7 +12,8 @@
 //!   [`negotiate`](crate::negotiate)); Prometheus 3 rejects a scrape whose
 //!   `Content-Type` it does not recognise, so every response names its exact format.
 //! * **Compression.** gzip when `Accept-Encoding` allows (Prometheus asks by default),
-//!   with `Vary: Accept-Encoding` so caches keep the variants apart.
+//!   with `Vary: Accept, Accept-Encoding` (`/metrics`) or `Vary: Accept-Encoding`
+//!   (`/metrics.json`) so caches keep the variants apart.
 //! * **Bounded resources.** A connection cap (excess connections wait in the kernel's
 //!   backlog, not in memory), a header-read timeout against clients that trickle bytes
 //!   (slowloris), no request bodies read, and a bounded graceful shutdown.

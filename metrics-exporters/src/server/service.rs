@@ -218,7 +218,13 @@ impl MetricsService {
         let mut res = Response::new(Full::new(Bytes::new()));
         let headers = res.headers_mut();
         headers.insert(CONTENT_TYPE, content_type);
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        // The text body depends on Accept as well as Accept-Encoding; caches must know.
+        let vary = if json {
+            "Accept-Encoding"
+        } else {
+            "Accept, Accept-Encoding"
+        };
+        headers.insert(VARY, HeaderValue::from_static(vary));
         if json {
             headers.insert(
                 CACHE_CONTROL,
