@@ -28,6 +28,30 @@
 //! it streams, not just until its headers. The measurement travels with the response
 //! and is recorded exactly once, by whichever stage drops it.
 //!
+//! # With axum
+//!
+//! Add the layer with `Router::layer`, after the routes it should time. axum runs such
+//! layers after routing, so the matched template is in the request's extensions, and
+//! it wraps the fallback too, so 404s are counted (as `unmatched`). `route_layer`
+//! would skip the 404s; layering the whole router from outside (`ServiceBuilder`
+//! around the `Router`) runs before routing, so every request would be `unmatched`.
+//! The `axum` feature reads axum 0.8's `MatchedPath`; another axum major version has
+//! another type, which this crate cannot see.
+//!
+//! ```
+//! # #[cfg(feature = "axum")] {
+//! use axum::{routing::get, Router};
+//! use tachometer_core::tower::MetricsLayer;
+//!
+//! let layer = MetricsLayer::builder().registry(&tachometer_core::Registry::new()).build().unwrap();
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "a user" }))
+//!     .layer(layer) // times /users/{id} and the 404 fallback
+//!     .route("/health", get(|| async { "ok" })); // added after: not timed
+//! # let _ = app;
+//! # }
+//! ```
+//!
 //! # Label values and cardinality
 //!
 //! * Route: the route *template* — axum's `MatchedPath` (feature `axum`, with the layer
