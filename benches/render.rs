@@ -1,0 +1,110 @@
+//! What a scrape costs: rendering 10,000 labeled counter series (3 labels each) as
+//! Prometheus text 0.0.4 and as OpenMetrics 1.0, into a buffer reused across renders.
+//!
+//! One criterion group per format (`render_10k_counters/text_0.0.4`, …) and one function
+//! per library in it, so ratios come from one process and one data set. To add a
+//! library, write a `fn(&[Series], BenchFormat) -> Option<Render>` that registers the
+//! series in that library (outside the measurement) and returns a closure rendering them
+//! once, then list it in [`CONTENDERS`]; return `None` for a format it cannot write.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tachometer_core::{Opts, Registry};
+use tachometer_exporters::prometheus::{Encoder, Format};
+
+/// Number of series every contender renders.
+const SERIES: usize = 10_000;
+
+/// One series: three label values and the counter's value.
+pub struct Series {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Route, unique per series.
+    pub route: String,
+    /// Status code.
+    pub status: &'static str,
+    /// Counter value.
+    pub value: u64,
+}
+
+/// The data set: 10,000 distinct `(method, route, status)` triples with realistic lengths.
+fn series() -> Vec<Series> {
+    const METHODS: [&str; 4] = ["GET", "POST", "PUT", "DELETE"];
+    const STATUSES: [&str; 5] = ["200", "201", "404", "429", "500"];
+    (0..SERIES)
+        .map(|i| Series {
+            method: METHODS[i % METHODS.len()],
+            route: format!("/api/v1/resources/{i}/items"),
+            status: STATUSES[i % STATUSES.len()],
+            value: (i as u64).wrapping_mul(7919) % 1_000_000,
+        })
+        .collect()
+}
+
+/// The format a contender renders.
+#[derive(Debug, Clone, Copy)]
+pub enum BenchFormat {
+    /// Prometheus text 0.0.4.
+    Text004,
+    /// OpenMetrics 1.0.
+    OpenMetrics,
+}
+
+impl BenchFormat {
+    fn group(self) -> &'static str {
+        match self {
+            BenchFormat::Text004 => "render_10k_counters/text_0.0.4",
+            BenchFormat::OpenMetrics => "render_10k_counters/openmetrics_1.0",
+        }
+    }
+}
+
+/// Renders the prepared series once and returns the byte length (so it is not optimised out).
+pub type Render = Box<dyn FnMut() -> usize>;
+
+/// Every library measured: name and how to prepare it.
+const CONTENDERS: &[(&str, fn(&[Series], BenchFormat) -> Option<Render>)] =
+    &[("tachometer", tachometer)];
+
+fn tachometer(series: &[Series], format: BenchFormat) -> Option<Render> {
+    let registry = Registry::new();
+    let family = registry
+        .counter_family(
+            Opts::new("http_requests_total", "HTTP requests.")
+                .labels(&["method", "route", "status"]),
+        )
+        .ok()?;
+    for s in series {
+        family
+            .with_labels(&[s.method, s.route.as_str(), s.status])
+            .ok()?
+            .increment(s.value);
+    }
+    let format = match format {
+        BenchFormat::Text004 => Format::Text004,
+        BenchFormat::OpenMetrics => Format::OpenMetrics100,
+    };
+    let mut encoder = Encoder::new();
+    Some(Box::new(move || encoder.encode(&registry, format).len()))
+}
+
+fn render(c: &mut Criterion) {
+    let data = series();
+    for format in [BenchFormat::Text004, BenchFormat::OpenMetrics] {
+        let mut group = c.benchmark_group(format.group());
+        group.throughput(Throughput::Elements(SERIES as u64));
+        for (name, prepare) in CONTENDERS {
+            let Some(mut render) = prepare(&data, format) else {
+                continue;
+            };
+            // Warm the buffers once: the steady state of a scraped process.
+            black_box(render());
+            group.bench_function(*name, |b| b.iter(|| black_box(render())));
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, render);
+criterion_main!(benches);
