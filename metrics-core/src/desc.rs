@@ -80,6 +80,8 @@ impl MetricKind {
         match self {
             MetricKind::Histogram => Some("le"),
             MetricKind::HdrHistogram | MetricKind::Timer => Some("quantile"),
+            // Exporters write a meter's rates as `<base>_rate{…, window="1m"}`.
+            MetricKind::Meter => Some("window"),
             _ => None,
         }
     }
@@ -195,10 +197,10 @@ impl Descriptor {
                     Some("use letters, digits and '_' only, not starting with a digit ([a-zA-Z_][a-zA-Z0-9_]*)")
                 }
             } else if Some(label.as_str()) == kind.reserved_label() {
-                Some(if kind == MetricKind::Histogram {
-                    "\"le\" is reserved for histogram buckets"
-                } else {
-                    "\"quantile\" is reserved for summary quantiles"
+                Some(match kind {
+                    MetricKind::Histogram => "\"le\" is reserved for histogram buckets",
+                    MetricKind::Meter => "\"window\" is reserved for a meter's rate windows",
+                    _ => "\"quantile\" is reserved for summary quantiles",
                 })
             } else if opts.label_names[..i].contains(label) {
                 Some("each label name may appear only once")
@@ -314,6 +316,12 @@ mod tests {
             String::new(),
         );
         assert!(matches!(e, Err(Error::InvalidLabelName { .. })));
+        let e = Descriptor::new(
+            &Opts::new("m", "").labels(&["window"]),
+            MetricKind::Meter,
+            String::new(),
+        );
+        assert!(e.unwrap_err().to_string().contains("rate windows"));
         assert!(Descriptor::new(
             &Opts::new("g", "").labels(&["le"]),
             MetricKind::Gauge,

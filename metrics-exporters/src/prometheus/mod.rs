@@ -22,8 +22,7 @@
 //! anyway. A summary carries what they are good at (precise recent quantiles) while the
 //! lifetime `_sum`/`_count` stay monotonic so `rate()` works. Why a meter becomes two
 //! families: its count is a counter, its moving averages are gauges, and one family
-//! cannot have two types. Give a meter a label called `window` and its rate family will
-//! carry that label twice; don't.
+//! cannot have two types (the core reserves the label name `window` on meters for it).
 //!
 //! `le` and `quantile` values use OpenMetrics canonical numbers (`1.0`, `1e+06`) in both
 //! formats: Prometheus ≥ 3 normalises `le` to that form on ingestion, and using it
