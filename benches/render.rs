@@ -3,9 +3,9 @@
 //!
 //! One criterion group per format (`render_10k_counters/text_0.0.4`, …) and one function
 //! per library in it, so ratios come from one process and one data set. To add a
-//! library, write a `fn(&[Series], BenchFormat) -> Option<Render>` that registers the
-//! series in that library (outside the measurement) and returns a closure rendering them
-//! once, then list it in [`CONTENDERS`]; return `None` for a format it cannot write.
+//! library, write a [`Prepare`] function that registers the series in that library
+//! (outside the measurement) and returns a closure rendering them once, then list it in
+//! [`CONTENDERS`]; return `None` for a format it cannot write.
 
 use std::hint::black_box;
 
@@ -63,9 +63,12 @@ impl BenchFormat {
 /// Renders the prepared series once and returns the byte length (so it is not optimised out).
 pub type Render = Box<dyn FnMut() -> usize>;
 
+/// Registers the series in one library (outside the measurement) and returns its
+/// renderer for `format`, or `None` if the library cannot write that format.
+pub type Prepare = fn(&[Series], BenchFormat) -> Option<Render>;
+
 /// Every library measured: name and how to prepare it.
-const CONTENDERS: &[(&str, fn(&[Series], BenchFormat) -> Option<Render>)] =
-    &[("tachometer", tachometer)];
+const CONTENDERS: &[(&str, Prepare)] = &[("tachometer", tachometer)];
 
 fn tachometer(series: &[Series], format: BenchFormat) -> Option<Render> {
     let registry = Registry::new();
