@@ -10,9 +10,11 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::thread::JoinHandle;
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -118,10 +120,21 @@ struct Shared {
     state: Mutex<WorkerState>,
     cv: Condvar,
     next_flush: AtomicU64,
+    /// The sender thread, to unpark it (set by the thread itself when it starts).
+    worker: OnceLock<Thread>,
     dialect: Dialect,
     prefix: String,
     max_payload: usize,
     flush_timeout: Duration,
+}
+
+impl Shared {
+    /// Unparks the sender thread (cheap when it is already awake).
+    fn wake(&self) {
+        if let Some(t) = self.worker.get() {
+            t.unpark();
+        }
+    }
 }
 
 /// Waits for the sender thread when the last client goes away.
@@ -136,6 +149,7 @@ impl Drop for WorkerGuard {
         // Every sender is gone by now, so the thread is draining what is left and will
         // finish; wait for it, but no longer than the flush timeout.
         let deadline = Instant::now() + self.shared.flush_timeout;
+        self.shared.wake();
         let mut st = self.shared.state.lock();
         while !st.finished {
             if self.shared.cv.wait_until(&mut st, deadline).timed_out() {
@@ -183,6 +197,7 @@ impl ClientBuilder {
             state: Mutex::new(WorkerState::default()),
             cv: Condvar::new(),
             next_flush: AtomicU64::new(0),
+            worker: OnceLock::new(),
             dialect: self.opts.dialect,
             prefix: self.opts.prefix,
             max_payload: self.opts.max_payload,
@@ -300,10 +315,19 @@ impl StatsdClient {
             sh.stats.dropped.increment(1);
             return;
         }
+        let woken = SINCE_WAKE.with(|c| {
+            let n = c.get() + 1;
+            c.set(if n >= WAKE_STRIDE { 0 } else { n });
+            n >= WAKE_STRIDE
+        });
+        if woken {
+            sh.wake();
+        }
         if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
             self.tx.try_send(Msg::Line(line))
         {
             sh.stats.dropped.increment(1);
+            sh.wake();
         }
     }
 
@@ -316,7 +340,10 @@ impl StatsdClient {
         let mut marker = Msg::Flush(id);
         loop {
             match self.tx.try_send(marker) {
-                Ok(()) => break,
+                Ok(()) => {
+                    sh.wake();
+                    break;
+                }
                 Err(TrySendError::Full(m)) => {
                     if Instant::now() >= deadline {
                         return Err(StatsdError::FlushTimeout(sh.flush_timeout));
@@ -362,25 +389,57 @@ fn run(rx: Receiver<Msg>, mut outbox: Outbox, shared: &Shared) {
             shared.cv.notify_all();
         }
     };
-    // Block for the first message, then take whatever else is already queued so lines
-    // share datagrams under load; send the partial datagram once the queue is empty so
-    // a quiet client still delivers promptly.
-    while let Ok(first) = rx.recv() {
-        handle(first, &mut outbox);
-        while let Ok(msg) = rx.try_recv() {
-            handle(msg, &mut outbox);
+    // Poll instead of blocking in `recv`: a receiver blocked in the channel must be woken
+    // by a futex syscall on the *sending* thread, which would put a syscall on the
+    // caller's path whenever the worker has caught up. Parked with a timeout, the worker
+    // is woken only by `flush`, by drop, or by a caller every `WAKE_STRIDE` events (see
+    // `send`), so bursts after an idle spell still find it awake long before the queue
+    // fills. The poll interval starts at 1 ms and backs off to 50 ms while idle.
+    let _ = shared.worker.set(std::thread::current());
+    let mut poll = POLL_MIN;
+    loop {
+        let mut got = false;
+        loop {
+            match rx.try_recv() {
+                Ok(msg) => {
+                    handle(msg, &mut outbox);
+                    got = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    outbox.flush();
+                    let mut st = shared.state.lock();
+                    st.finished = true;
+                    shared.cv.notify_all();
+                    return;
+                }
+            }
         }
+        // The queue is empty: send the partial datagram so a quiet client still
+        // delivers promptly, while under load lines share datagrams.
         outbox.flush();
+        poll = if got {
+            POLL_MIN
+        } else {
+            (poll * 2).min(POLL_MAX)
+        };
+        std::thread::park_timeout(poll);
     }
-    outbox.flush();
-    let mut st = shared.state.lock();
-    st.finished = true;
-    shared.cv.notify_all();
 }
 
 thread_local! {
     static RNG: Cell<u64> = const { Cell::new(0) };
+    /// Events this thread queued since it last nudged a sender thread.
+    static SINCE_WAKE: Cell<u32> = const { Cell::new(0) };
 }
+
+/// Shortest and longest sleep of an idle sender thread.
+const POLL_MIN: Duration = Duration::from_millis(1);
+const POLL_MAX: Duration = Duration::from_millis(50);
+/// Every this many events a calling thread unparks the sender thread — an atomic swap
+/// when it is awake, a futex wake when it is not — so a burst cannot outrun a sleeping
+/// worker: even 8 threads queue at most 8 × 256 events before it is woken.
+const WAKE_STRIDE: u32 = 256;
 
 /// Whether this event survives sampling at `rate` (xorshift64*, per thread).
 fn sampled_in(rate: f64) -> bool {

@@ -148,8 +148,20 @@ fn format_num(v: Num, out: &mut NumBuf) {
     // NumBuf holds 48 bytes; i64/u64 need ≤ 20, `{:e}` of an f64 ≤ 24, and plain
     // decimal is only used below 1e15 and above 1e-5 (≤ 17 significant digits + 6).
     let _ = match v {
-        Num::Int(i) => write!(out, "{i}"),
-        Num::UInt(u) => write!(out, "{u}"),
+        Num::Int(i) if i < 0 => {
+            out.buf[0] = b'-';
+            out.len = 1;
+            put_u64(i.unsigned_abs(), out);
+            Ok(())
+        }
+        Num::Int(i) => {
+            put_u64(i.unsigned_abs(), out);
+            Ok(())
+        }
+        Num::UInt(u) => {
+            put_u64(u, out);
+            Ok(())
+        }
         Num::Float(f) => {
             let f = f + 0.0; // -0.0 → 0.0: "-0" would read as "decrement by 0" in Etsy
             let a = f.abs();
@@ -164,6 +176,23 @@ fn format_num(v: Num, out: &mut NumBuf) {
     };
 }
 
+/// Appends the decimal digits of `v` (the hot path for counters: no `fmt` machinery).
+fn put_u64(mut v: u64, out: &mut NumBuf) {
+    let mut digits = [0u8; 20];
+    let mut n = digits.len();
+    loop {
+        n -= 1;
+        digits[n] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let d = &digits[n..];
+    out.buf[out.len..out.len + d.len()].copy_from_slice(d);
+    out.len += d.len();
+}
+
 /// Formats a sample rate. Etsy reads it with `/^@([\d\.]+)/`, so no exponent is allowed.
 fn format_rate(rate: f64, out: &mut NumBuf) -> Result<(), Invalid> {
     if rate.is_nan() || rate <= 0.0 {
@@ -173,9 +202,26 @@ fn format_rate(rate: f64, out: &mut NumBuf) -> Result<(), Invalid> {
 }
 
 fn put_clean(out: &mut impl Out, dialect: Dialect, part: Part, text: &str) {
-    for c in text.chars() {
+    // Names are usually clean already: copy runs of bytes that map to themselves in one
+    // go and only translate the characters that need it.
+    let bytes = text.as_bytes();
+    let (mut run, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii() && sanitize(dialect, part, char::from(b)) == b {
+            i += 1;
+            continue;
+        }
+        out.put(&bytes[run..i]);
+        let c = text[i..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER);
         out.put(&[sanitize(dialect, part, c)]);
+        i += c.len_utf8();
+        run = i;
     }
+    out.put(&bytes[run..]);
 }
 
 fn write_key<'a, O: Out, L: Iterator<Item = (&'a str, &'a str)> + Clone>(
@@ -385,6 +431,18 @@ mod tests {
             line(d, "x", &[], Num::UInt(u64::MAX), Kind::Count, 1.0).unwrap(),
             "x:18446744073709551615|c"
         );
+    }
+
+    #[test]
+    fn integers_and_mixed_text_take_the_fast_paths_correctly() {
+        let d = Dialect::etsy();
+        let i = |v: i64| line(d, "x", &[], Num::Int(v), Kind::Count, 1.0).unwrap();
+        assert_eq!(i(0), "x:0|c");
+        assert_eq!(i(-7), "x:-7|c");
+        assert_eq!(i(i64::MIN), "x:-9223372036854775808|c");
+        assert_eq!(i(i64::MAX), "x:9223372036854775807|c");
+        let t = line(d, "aé b/c€d", &[], Num::Int(1), Kind::Count, 1.0).unwrap();
+        assert_eq!(t, "a__b-c_d:1|c");
     }
 
     #[test]
