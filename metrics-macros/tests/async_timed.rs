@@ -175,3 +175,43 @@ fn works_with_tokio_main_in_either_order() {
     assert_eq!(calls(FAMILY, "timed_outside", "ok"), 1);
     assert_eq!(calls(FAMILY, "timed_inside", "error"), 1);
 }
+
+trait Repository {
+    // A default method: the site is shared by every implementor that keeps it.
+    #[timed(function = "Repository::describe")]
+    fn describe(&self) -> String {
+        format!("{} rows", self.rows())
+    }
+
+    fn rows(&self) -> usize;
+
+    async fn load(&self, id: u32) -> Result<String, String>;
+}
+
+struct Memory;
+
+impl Repository for Memory {
+    fn rows(&self) -> usize {
+        2
+    }
+
+    #[timed(function = "Memory::load")]
+    async fn load(&self, id: u32) -> Result<String, String> {
+        tokio::task::yield_now().await;
+        if id < 2 {
+            Ok(format!("row {id}"))
+        } else {
+            Err(format!("no row {id}"))
+        }
+    }
+}
+
+#[tokio::test]
+async fn trait_default_methods_and_async_trait_methods() {
+    assert_eq!(Memory.describe(), "2 rows");
+    assert_eq!(Memory.load(1).await.as_deref(), Ok("row 1"));
+    assert!(Memory.load(7).await.is_err());
+    assert_eq!(calls(FAMILY, "Repository::describe", "ok"), 1);
+    assert_eq!(calls(FAMILY, "Memory::load", "ok"), 1);
+    assert_eq!(calls(FAMILY, "Memory::load", "error"), 1);
+}
