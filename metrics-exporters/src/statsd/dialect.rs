@@ -102,11 +102,6 @@ impl Kind {
     }
 }
 
-/// Characters Etsy's `keyNameSanitize` keeps.
-fn etsy_keeps(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ';' | '=')
-}
-
 /// Where a piece of text ends up, which decides what it may contain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Part {
@@ -122,39 +117,68 @@ pub(crate) enum Part {
     DogValue,
 }
 
-/// Maps one character of `part` text to the byte written for it.
-pub(crate) fn sanitize(dialect: Dialect, part: Part, c: char) -> u8 {
-    match (dialect, part) {
-        (Dialect::Etsy(_), _) => {
-            let kept = match part {
-                Part::Name => etsy_keeps(c) && c != ';' && c != '=',
-                Part::Segment => etsy_keeps(c) && !matches!(c, '.' | ';' | '='),
-                _ => etsy_keeps(c) && !matches!(c, ';' | '='),
-            };
-            if kept {
-                c as u8
-            } else if c == '/' {
-                b'-'
-            } else {
-                b'_'
+/// Whether ASCII byte `b` is written unchanged in `part`. Etsy keeps
+/// `[a-zA-Z0-9_\-.;=]` (its `keyNameSanitize`), minus `;` and `=` everywhere (they
+/// delimit Graphite tags) and minus `.` in a folded label value (it would add a level).
+const fn keeps(dog: bool, part: Part, b: u8) -> bool {
+    let alnum = b.is_ascii_alphanumeric();
+    if dog {
+        match part {
+            Part::DogKey => alnum || matches!(b, b'_' | b'-' | b'.' | b'/'),
+            Part::DogValue => alnum || matches!(b, b'_' | b'-' | b':' | b'.' | b'/'),
+            _ => alnum || matches!(b, b'_' | b'.'),
+        }
+    } else {
+        match part {
+            Part::Segment => alnum || matches!(b, b'_' | b'-'),
+            _ => alnum || matches!(b, b'_' | b'-' | b'.'),
+        }
+    }
+}
+
+/// `keeps` as bitmasks over ASCII, indexed `[dogstatsd][part]`: sanitizing runs on the
+/// caller's thread for every direct-mode event, so it is one shift and mask per byte.
+static KEEP: [[u128; 5]; 2] = {
+    let parts = [
+        Part::Name,
+        Part::Segment,
+        Part::GraphiteTag,
+        Part::DogKey,
+        Part::DogValue,
+    ];
+    let mut t = [[0u128; 5]; 2];
+    let mut d = 0;
+    while d < 2 {
+        let mut p = 0;
+        while p < parts.len() {
+            let mut b = 0u8;
+            while b < 128 {
+                if keeps(d == 1, parts[p], b) {
+                    t[d][parts[p] as usize] |= 1u128 << b;
+                }
+                b += 1;
             }
+            p += 1;
         }
-        (Dialect::DogStatsd, Part::DogKey)
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/') =>
-        {
-            c as u8
-        }
-        (Dialect::DogStatsd, Part::DogValue)
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':' | '.' | '/') =>
-        {
-            c as u8
-        }
-        (Dialect::DogStatsd, Part::Name | Part::Segment | Part::GraphiteTag)
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.') =>
-        {
-            c as u8
-        }
-        (Dialect::DogStatsd, _) => b'_',
+        d += 1;
+    }
+    t
+};
+
+/// Whether byte `b` passes through `part` unchanged.
+#[inline]
+pub(crate) fn keeps_byte(dialect: Dialect, part: Part, b: u8) -> bool {
+    let dog = matches!(dialect, Dialect::DogStatsd);
+    b < 128 && (KEEP[dog as usize][part as usize] >> b) & 1 == 1
+}
+
+/// Maps one character of `part` text to the byte written for it: itself if kept, `-`
+/// for `/` in Etsy (as Etsy's own sanitizer does), `_` otherwise.
+pub(crate) fn sanitize(dialect: Dialect, part: Part, c: char) -> u8 {
+    match u8::try_from(c) {
+        Ok(b) if keeps_byte(dialect, part, b) => b,
+        _ if c == '/' && dialect != Dialect::DogStatsd => b'-',
+        _ => b'_',
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::dialect::{sanitize, Dialect, Kind, LabelStyle, Part};
+use super::dialect::{keeps_byte, sanitize, Dialect, Kind, LabelStyle, Part};
 
 /// Somewhere line bytes go.
 pub(crate) trait Out {
@@ -52,6 +52,7 @@ impl Line {
 }
 
 impl Out for Line {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         match self {
             Line::Inline { len, buf } => {
@@ -208,7 +209,7 @@ fn put_clean(out: &mut impl Out, dialect: Dialect, part: Part, text: &str) {
     let (mut run, mut i) = (0, 0);
     while i < bytes.len() {
         let b = bytes[i];
-        if b.is_ascii() && sanitize(dialect, part, char::from(b)) == b {
+        if keeps_byte(dialect, part, b) {
             i += 1;
             continue;
         }
