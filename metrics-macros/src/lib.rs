@@ -57,7 +57,11 @@
 //!
 //! * A plain `fn`: from the call to its return, including the drop of its locals.
 //! * An `async fn`: from the first poll (when its body starts; for `f().await` that is
-//!   the call) to completion, across every `.await`.
+//!   the call) to completion, across every `.await`. Dropped after that but before
+//!   completing, it records `"cancelled"`; dropped before its first poll, its body never
+//!   ran and nothing is recorded. (Timing from the call itself would mean rewriting the
+//!   `async fn` into a `fn` returning `impl Future`, which cannot name the lifetimes it
+//!   must capture in edition 2021.)
 //! * A `fn` returning `impl Future`, `Pin<Box<dyn Future>>` or `BoxFuture` (what
 //!   `#[async_trait]` produces): from the call until the returned future completes.
 //!   The boxed forms are boxed once more (one extra allocation per call).
@@ -73,8 +77,18 @@
 //! Each function has one `static` holding its family and one series per outcome,
 //! resolved on the first call. After that a call costs an atomic load per outcome
 //! lookup, two clock reads and one record (`#[timed]`), or one increment/mark, and it
-//! never allocates. A `static` inside a generic function is shared by all its
-//! instantiations, so `fn f<T>()` records into one series whatever `T` is.
+//! never allocates; `cargo bench -p tachometer-macros --bench timed` measures it against
+//! the bare function and against `Instant` + `metrics::histogram!`. On a loaded 2-core
+//! VM the two clock reads (~70 ns each there) dominate; the macro's own work is the
+//! record (~20 ns) and ~10 ns of lookups. A `static` inside a generic function is
+//! shared by all its instantiations, so `fn f<T>()` records into one series whatever
+//! `T` is.
+//!
+//! Generated code stays small: one `static` of about 160 bytes per function, one call
+//! into a helper shared by every function with the same metric type, and a guard whose
+//! `Drop` records. An `async fn` body runs inside one more `async` block, which adds
+//! the guard (24 bytes) and the output to its future; a function returning a future
+//! gets one small wrapper future per distinct future type.
 //!
 //! If the family cannot be registered (the name is taken with another definition), the
 //! first call prints one line to stderr and the site records into a detached metric
