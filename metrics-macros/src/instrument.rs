@@ -14,7 +14,9 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, ToTokens};
 use syn::ext::IdentExt;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Block, Expr, Item, ItemFn, ReturnType, Stmt};
+use syn::{
+    Block, Expr, ImplItem, Item, ItemFn, ItemImpl, LitStr, ReturnType, Signature, Stmt, Type,
+};
 
 use crate::args::{self, Args, Kind};
 use crate::shape::{self, Shape};
@@ -33,6 +35,9 @@ pub fn expand(kind: Kind, attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn try_expand(kind: Kind, attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = args::parse(kind, attr)?;
+    if let Ok(imp) = syn::parse2::<ItemImpl>(item.clone()) {
+        return expand_impl(kind, &args, imp);
+    }
     let mut func = parse_fn(kind, item)?;
     if let Some(c) = &func.sig.constness {
         return Err(syn::Error::new(
@@ -43,9 +48,47 @@ fn try_expand(kind: Kind, attr: TokenStream, item: TokenStream) -> syn::Result<T
             ),
         ));
     }
-    let block = instrument(kind, &args, &func)?;
+    let function = args
+        .function
+        .as_ref()
+        .map_or_else(|| func.sig.ident.unraw().to_string(), LitStr::value);
+    let block = instrument(kind, &args, &func.sig, &func.block, &function)?;
     func.block = Box::new(block);
     Ok(func.into_token_stream())
+}
+
+/// On an `impl` block: every method (but `const fn`s, which cannot record) is
+/// instrumented with the options given, and its `function` label is `Type::method`.
+fn expand_impl(kind: Kind, args: &Args, mut imp: ItemImpl) -> syn::Result<TokenStream> {
+    if let Some(f) = &args.function {
+        return Err(syn::Error::new(
+            f.span(),
+            "`function = \"...\"` names one function; on an impl block each method is labelled `Type::method`",
+        ));
+    }
+    let ty = match &*imp.self_ty {
+        Type::Path(p) if p.qself.is_none() => {
+            p.path.segments.last().map(|s| s.ident.unraw().to_string())
+        }
+        _ => None,
+    }
+    .unwrap_or_else(|| imp.self_ty.to_token_stream().to_string().replace(' ', ""));
+    for item in &mut imp.items {
+        let ImplItem::Fn(method) = item else { continue };
+        // A method with its own attribute of this kind keeps only that one.
+        let own = method.attrs.iter().any(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == kind.attr())
+        });
+        if method.sig.constness.is_some() || own {
+            continue;
+        }
+        let function = format!("{ty}::{}", method.sig.ident.unraw());
+        method.block = instrument(kind, args, &method.sig, &method.block, &function)?;
+    }
+    Ok(imp.into_token_stream())
 }
 
 fn parse_fn(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
@@ -95,7 +138,13 @@ fn pair(a: &impl ToTokens, b: &impl ToTokens) -> TokenStream {
     tokens
 }
 
-fn instrument(kind: Kind, args: &Args, func: &ItemFn) -> syn::Result<Block> {
+fn instrument(
+    kind: Kind,
+    args: &Args,
+    sig: &Signature,
+    body: &Block,
+    function: &str,
+) -> syn::Result<Block> {
     let p = quote!(::tachometer::__private);
     let site = format_ident!("__TACHOMETER_{}", kind.attr().to_uppercase());
     let guard = syn::Ident::new("__tachometer_guard", Span::mixed_site());
@@ -113,17 +162,13 @@ fn instrument(kind: Kind, args: &Args, func: &ItemFn) -> syn::Result<Block> {
         .help
         .as_ref()
         .map_or_else(|| kind.default_help().to_owned(), |l| l.value());
-    let function = args
-        .function
-        .as_ref()
-        .map_or_else(|| func.sig.ident.unraw().to_string(), |l| l.value());
     let label_names = args.labels.iter().map(|(n, _)| n);
     let label_values = args.labels.iter().map(|(_, v)| v);
     let registry = match &args.registry {
         Some(e) => quote!(|| #e),
         None => quote!(::tachometer::global),
     };
-    let shape = shape::of(&func.sig);
+    let shape = shape::of(sig);
     let default = match shape {
         Shape::Plain => quote!(OK),
         // Only `?`, an error-returning macro or a panic leave a `Result` function
@@ -146,7 +191,6 @@ fn instrument(kind: Kind, args: &Args, func: &ItemFn) -> syn::Result<Block> {
             #p::FnSite::start(&#site, #registry, #p::#default)
         };
     };
-    let body = &func.block;
     let tokens = match shape {
         Shape::Plain => {
             let stmts = &body.stmts;
@@ -174,7 +218,7 @@ fn instrument(kind: Kind, args: &Args, func: &ItemFn) -> syn::Result<Block> {
         Shape::Async { result: is_result } => {
             // Naming the output type helps inference of `?` inside the inner block;
             // `impl Trait` cannot be named in a `let`, so it is left to inference.
-            let annotation = match &func.sig.output {
+            let annotation = match &sig.output {
                 ReturnType::Default => quote!(: ()),
                 ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => quote!(: #ty),
                 ReturnType::Type(..) => quote!(),

@@ -46,9 +46,13 @@
 //! always present, every instrumented function fits the same family and registration
 //! never conflicts.
 //!
+//! On an `impl` block, an attribute instruments every method (except `const fn`s and
+//! methods carrying their own attribute of the same kind) and labels each
+//! `function="Type::method"`.
+//!
 //! Options: `name = "…"` (a valid metric name, checked at compile time), `help = "…"`,
 //! `function = "…"` (two same-named methods of different types in one module would
-//! otherwise share a series), `labels(key = "value", …)` (constant extra labels; needs
+//! otherwise share a series; not on `impl` blocks), `labels(key = "value", …)` (constant extra labels; needs
 //! `name` too, since a family has one label set) and `registry = <expr>` (an expression
 //! giving a `&Registry` or `Registry`, evaluated on the first call only; default
 //! `tachometer::global()`).

@@ -302,3 +302,47 @@ fn returns_nested_in_the_tail_are_labelled() {
     assert_eq!(calls(FAMILY, "classify", "ok"), 2);
     assert_eq!(calls(FAMILY, "classify", "error"), 1);
 }
+
+struct Cache {
+    hits: u32,
+}
+
+#[timed]
+impl Cache {
+    fn get(&mut self, key: &str) -> Result<u32, String> {
+        if key.is_empty() {
+            return Err("empty key".to_owned());
+        }
+        self.hits += 1;
+        Ok(self.hits)
+    }
+
+    fn new() -> Self {
+        Cache { hits: 0 }
+    }
+
+    const fn limit() -> u32 {
+        8
+    }
+
+    #[timed(function = "Cache::special")]
+    fn clear(&mut self) {
+        self.hits = 0;
+    }
+}
+
+#[test]
+fn on_an_impl_block_every_method_is_type_qualified() {
+    let mut c = Cache::new();
+    assert_eq!(c.get("a"), Ok(1));
+    assert!(c.get("").is_err());
+    c.clear();
+    const LIMIT: u32 = Cache::limit();
+    assert_eq!(LIMIT, 8);
+    assert_eq!(calls(FAMILY, "Cache::new", "ok"), 1);
+    assert_eq!(calls(FAMILY, "Cache::get", "ok"), 1);
+    assert_eq!(calls(FAMILY, "Cache::get", "error"), 1);
+    // Its own attribute wins: recorded once, under its own name.
+    assert_eq!(calls(FAMILY, "Cache::special", "ok"), 1);
+    assert_eq!(calls(FAMILY, "Cache::clear", "ok"), 0);
+}
