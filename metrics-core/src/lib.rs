@@ -51,7 +51,10 @@ mod visit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use counter::{Counter, FloatCounter};
-pub use desc::{is_valid_label_name, is_valid_metric_name, Descriptor, MetricKind, Opts, Unit, DEFAULT_MAX_SERIES};
+pub use desc::{
+    is_valid_label_name, is_valid_metric_name, Descriptor, MetricKind, Opts, Unit,
+    DEFAULT_MAX_SERIES,
+};
 pub use error::Error;
 pub use ewma::{Ewma, TICK_INTERVAL};
 pub use family::{Family, OVERFLOW_LABEL_VALUE};
@@ -62,6 +65,6 @@ pub use meter::{Meter, MeterSnapshot};
 pub use metric::{BuildContext, Metric};
 pub use registry::{global, Registry, RegistryBuilder, OVERFLOW_METRIC_NAME};
 pub use timer::{TimedFuture, Timer, TimerGuard, TimerSnapshot};
-pub use visit::{Labels, Value, Visitor};
 #[doc(hidden)]
 pub use visit::Scratch;
+pub use visit::{Labels, Value, Visitor};
