@@ -365,3 +365,60 @@ fn unix_datagram_socket_transport() {
     let n = server.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"uds:3|c|#a:b");
 }
+
+#[test]
+fn reporter_with_the_daemon_down_counts_and_recovers() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let registry = Registry::new();
+    let jobs = registry.counter(Opts::new("jobs_total", "Jobs.")).unwrap();
+    jobs.increment(2);
+    let r = StatsdReporter::builder(Target::tcp(format!("127.0.0.1:{port}")))
+        .interval(Duration::from_millis(20))
+        .start(&registry)
+        .unwrap();
+    let started = Instant::now();
+    r.flush().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(r.dropped() >= 1, "{:?}", r.stats());
+    // The daemon comes up: the delta refused while it was down is sent again along
+    // with the new one.
+    let cap = TcpCapture::bind(&format!("127.0.0.1:{port}"));
+    jobs.increment(3);
+    let got = cap.wait(|d| d.ends_with(b"\n"));
+    assert_eq!(
+        String::from_utf8(got).unwrap(),
+        "jobs_total:5|c\n",
+        "{:?} {:?}",
+        r.stats(),
+        r.flush()
+    );
+}
+
+#[test]
+fn dogstatsd_reporter_sends_labels_as_tags() {
+    let cap = UdpCapture::new();
+    let registry = Registry::new();
+    let hits = registry
+        .counter_family(Opts::new("hits_total", "Hits.").labels(&["route", "code"]))
+        .unwrap();
+    hits.with_labels(&["/a/{id}", "200"]).unwrap().increment(4);
+    let r = StatsdReporter::builder(Target::udp(cap.addr()))
+        .dialect(Dialect::dogstatsd())
+        .prefix("web")
+        .interval(Duration::from_secs(3600))
+        .start(&registry)
+        .unwrap();
+    r.flush().unwrap();
+    hits.with_labels(&["/a/{id}", "200"]).unwrap().increment(1);
+    drop(r);
+    assert_eq!(
+        lines(&cap.drain()),
+        [
+            "web.hits_total:4|c|#route:/a/_id_,code:200",
+            "web.hits_total:1|c|#route:/a/_id_,code:200"
+        ]
+    );
+}

@@ -72,17 +72,27 @@ pub(crate) struct Outbox {
     packer: Packer,
     transport: Transport,
     stats: Arc<Stats>,
+    /// When enabled (reporter mode): `(units, sent)` per payload and per refused unit,
+    /// in order, so the reporter can keep the deltas that did not leave.
+    log: Option<Vec<(u64, bool)>>,
 }
 
-fn deliver(transport: &mut Transport, stats: &Stats, payload: &[u8], units: u64) {
-    match transport.send(payload) {
-        Ok(()) => {
-            stats.datagrams.fetch_add(1, Relaxed);
-        }
-        Err(_) => {
-            stats.send_errors.fetch_add(1, Relaxed);
-            stats.dropped.increment(units);
-        }
+fn deliver(
+    transport: &mut Transport,
+    stats: &Stats,
+    log: &mut Option<Vec<(u64, bool)>>,
+    payload: &[u8],
+    units: u64,
+) {
+    let sent = transport.send(payload).is_ok();
+    if sent {
+        stats.datagrams.fetch_add(1, Relaxed);
+    } else {
+        stats.send_errors.fetch_add(1, Relaxed);
+        stats.dropped.increment(units);
+    }
+    if let Some(log) = log {
+        log.push((units, sent));
     }
 }
 
@@ -92,7 +102,14 @@ impl Outbox {
             packer: Packer::new(max_payload),
             transport,
             stats,
+            log: None,
         }
+    }
+
+    /// Records the fate of every unit, for [`Outbox::take_log`].
+    pub(crate) fn with_log(mut self) -> Self {
+        self.log = Some(Vec::new());
+        self
     }
 
     /// Queues one unit for the next payload (sending the current one if it is full).
@@ -101,10 +118,14 @@ impl Outbox {
             packer,
             transport,
             stats,
+            log,
         } = self;
-        let mut send = |d: &[u8], n: u64| deliver(transport, stats, d, n);
+        let mut send = |d: &[u8], n: u64| deliver(transport, stats, log, d, n);
         if packer.push(unit, &mut send).is_err() {
             stats.dropped.increment(1);
+            if let Some(log) = log {
+                log.push((1, false));
+            }
         }
     }
 
@@ -114,8 +135,16 @@ impl Outbox {
             packer,
             transport,
             stats,
+            log,
         } = self;
-        packer.flush(&mut |d: &[u8], n: u64| deliver(transport, stats, d, n));
+        packer.flush(&mut |d: &[u8], n: u64| deliver(transport, stats, log, d, n));
+    }
+
+    /// Moves the recorded `(units, sent)` entries into `into`.
+    pub(crate) fn take_log(&mut self, into: &mut Vec<(u64, bool)>) {
+        if let Some(log) = &mut self.log {
+            into.append(log);
+        }
     }
 
     pub(crate) fn stats(&self) -> &Stats {

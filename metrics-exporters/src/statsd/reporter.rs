@@ -69,7 +69,7 @@ impl ReporterBuilder {
             cv: Condvar::new(),
             stats: stats.clone(),
         });
-        let outbox = Outbox::new(transport, self.opts.max_payload, stats);
+        let outbox = Outbox::new(transport, self.opts.max_payload, stats).with_log();
         let walker = Walker::new(self.opts.dialect, self.opts.prefix);
         let (registry, thread_shared, interval) = (registry.clone(), shared.clone(), self.interval);
         let handle = std::thread::Builder::new()
@@ -103,7 +103,10 @@ impl ReporterBuilder {
 /// buckets; the quantile gauges cover the histogram's sliding window. Use
 /// [`StatsdClient`](super::StatsdClient) to send every sample instead. Labels follow the
 /// [`Dialect`](super::Dialect). Each reporter keeps its own last-pushed totals, so
-/// several reporters (and scrapers) can share one registry.
+/// several reporters (and scrapers) can share one registry. A delta whose payload the
+/// transport refused (daemon down, TCP reconnecting) is not forgotten: it is counted in
+/// `dropped` and included again in the next push, so an outage delays counts rather than
+/// losing them (as far as the transport can tell: UDP only reports refused ports).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -205,7 +208,6 @@ fn run(
             (st.requested, st.stop)
         };
         walker.push(registry, &mut outbox);
-        outbox.flush();
         let mut st = shared.state.lock();
         st.completed = wanted;
         st.finished = stop;

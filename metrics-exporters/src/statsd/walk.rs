@@ -3,7 +3,10 @@
 //! StatsD counters are deltas (the daemon sums what it receives per flush), while a
 //! registry holds lifetime totals — and the same registry may also be scraped by
 //! Prometheus or pushed by another exporter. So each reporter remembers what it last
-//! pushed per series and sends the difference; nothing in the registry is reset.
+//! pushed per series and sends the difference; nothing in the registry is reset. A
+//! delta counts as pushed only once the payload carrying it was sent: if the transport
+//! refuses it, the previous total is restored and the next push sends the difference
+//! again.
 //!
 //! Mapping (documented on [`StatsdReporter`](super::StatsdReporter)):
 //!
@@ -18,7 +21,7 @@
 //! Raw `|ms` samples cannot be rebuilt from buckets, so distributions travel as summary
 //! gauges computed over the histogram's window (skipped while the window is empty).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use tachometer_core::{Descriptor, HdrSnapshot, Labels, Registry, Value, Visitor};
 
@@ -41,7 +44,15 @@ const QUANTILES: [(&str, f64); 3] = [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)];
 pub(crate) struct Walker {
     dialect: Dialect,
     prefix: String,
-    last: HashMap<String, Prev>,
+    /// Series key → index into `last`.
+    index: HashMap<String, usize>,
+    /// What was last pushed per series (`None`: nothing yet).
+    last: Vec<Option<Prev>>,
+    /// One entry per unit in the outbox not yet settled, in order: for a delta, the
+    /// series and its previous value, restored if the unit's payload was not sent — so
+    /// a delta lost to an outage is sent again once the daemon is back.
+    pending: VecDeque<Option<(usize, Option<Prev>)>>,
+    log: Vec<(u64, bool)>,
     key: String,
     line: Vec<u8>,
 }
@@ -59,15 +70,24 @@ impl Walker {
         Self {
             dialect,
             prefix,
-            last: HashMap::new(),
+            index: HashMap::new(),
+            last: Vec::new(),
+            pending: VecDeque::new(),
+            log: Vec::new(),
             key: String::new(),
             line: Vec::new(),
         }
     }
 
-    /// Walks `registry` and pushes every series into `outbox` (not flushed).
+    /// Walks `registry`, pushes every series into `outbox` and flushes it. `outbox`
+    /// must have been built [`with_log`](Outbox::with_log).
     pub(crate) fn push(&mut self, registry: &Registry, outbox: &mut Outbox) {
-        registry.visit(&mut Push { w: self, outbox });
+        let mut push = Push { w: self, outbox };
+        registry.visit(&mut push);
+        push.outbox.flush();
+        push.settle();
+        debug_assert!(self.pending.is_empty());
+        self.pending.clear();
     }
 }
 
@@ -77,6 +97,21 @@ struct Push<'a> {
 }
 
 impl Push<'_> {
+    /// Applies the outcome of every payload sent so far to the pending units.
+    fn settle(&mut self) {
+        let w = &mut *self.w;
+        self.outbox.take_log(&mut w.log);
+        for (units, sent) in w.log.drain(..) {
+            for _ in 0..units {
+                if let Some(Some((idx, old))) = w.pending.pop_front() {
+                    if !sent {
+                        w.last[idx] = old;
+                    }
+                }
+            }
+        }
+    }
+
     fn emit(
         &mut self,
         name: &str,
@@ -84,6 +119,7 @@ impl Push<'_> {
         labels: &Labels<'_>,
         value: Num,
         kind: Kind,
+        undo: Option<(usize, Option<Prev>)>,
     ) -> bool {
         let w = &mut *self.w;
         w.line.clear();
@@ -96,7 +132,9 @@ impl Push<'_> {
         };
         match write_line(&mut w.line, &key, value, kind, 1.0) {
             Ok(()) => {
+                w.pending.push_back(undo);
                 self.outbox.push(&w.line);
+                self.settle();
                 true
             }
             Err(_) => {
@@ -109,16 +147,24 @@ impl Push<'_> {
     /// Pushes the change of a lifetime total since the last push (all of it the first
     /// time; nothing when unchanged). `scale` converts units (ns → ms for timers).
     fn delta(&mut self, name: &str, suffix: &str, labels: &Labels<'_>, now: Prev, scale: f64) {
-        let key = &mut self.w.key;
-        key.clear();
-        key.push_str(name);
-        key.push('\0');
-        key.push_str(suffix);
+        let w = &mut *self.w;
+        w.key.clear();
+        w.key.push_str(name);
+        w.key.push('\0');
+        w.key.push_str(suffix);
         for v in labels.values() {
-            key.push('\0');
-            key.push_str(v);
+            w.key.push('\0');
+            w.key.push_str(v);
         }
-        let prev = self.w.last.get(key.as_str()).copied();
+        let idx = match w.index.get(w.key.as_str()) {
+            Some(&i) => i,
+            None => {
+                w.index.insert(w.key.clone(), w.last.len());
+                w.last.push(None);
+                w.last.len() - 1
+            }
+        };
+        let prev = w.last[idx];
         let value = match (prev, now) {
             (Some(Prev::U(p)), Prev::U(n)) if n >= p => Num::UInt(n - p),
             (Some(Prev::F(p)), Prev::F(n)) if n >= p => Num::Float(n - p),
@@ -135,14 +181,10 @@ impl Push<'_> {
             Num::Float(v) => Num::Float(v * scale),
             v => v,
         };
-        if self.emit(name, suffix, labels, value, Kind::Count) {
-            let w = &mut *self.w;
-            match w.last.get_mut(w.key.as_str()) {
-                Some(p) => *p = now,
-                None => {
-                    w.last.insert(w.key.clone(), now);
-                }
-            }
+        // Recorded before sending so that `settle` can put `prev` back if it fails.
+        self.w.last[idx] = Some(now);
+        if !self.emit(name, suffix, labels, value, Kind::Count, Some((idx, prev))) {
+            self.w.last[idx] = prev;
         }
     }
 
@@ -156,6 +198,7 @@ impl Push<'_> {
             labels,
             Num::Float(s.mean() * scale),
             Kind::Gauge,
+            None,
         );
         for (suffix, q) in QUANTILES {
             self.emit(
@@ -164,6 +207,7 @@ impl Push<'_> {
                 labels,
                 Num::Float(s.quantile(q) * scale),
                 Kind::Gauge,
+                None,
             );
         }
         self.emit(
@@ -172,6 +216,7 @@ impl Push<'_> {
             labels,
             Num::Float(s.max() * scale),
             Kind::Gauge,
+            None,
         );
     }
 }
@@ -184,10 +229,10 @@ impl Visitor for Push<'_> {
             Value::FloatCounter(v) => self.delta(name, "", &labels, Prev::F(v), 1.0),
             Value::Meter(m) => self.delta(name, "", &labels, Prev::U(m.count), 1.0),
             Value::Gauge(v) => {
-                self.emit(name, "", &labels, Num::Int(v), Kind::Gauge);
+                self.emit(name, "", &labels, Num::Int(v), Kind::Gauge, None);
             }
             Value::FloatGauge(v) => {
-                self.emit(name, "", &labels, Num::Float(v), Kind::Gauge);
+                self.emit(name, "", &labels, Num::Float(v), Kind::Gauge, None);
             }
             Value::Histogram { counts, sum, .. } => {
                 self.delta(name, "count", &labels, Prev::U(counts.iter().sum()), 1.0);
