@@ -14,7 +14,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A monotonic source of nanoseconds.
 ///
@@ -31,17 +31,23 @@ pub trait Clock: Send + Sync + fmt::Debug {
     }
 }
 
-static ORIGIN: LazyLock<Instant> = LazyLock::new(Instant::now);
+/// TSC-backed clock (falls back to the OS monotonic clock where the TSC is unreliable).
+/// On this project's reference machine `std::time::Instant::now()` costs 33–36 ns (a
+/// `clock_gettime` call) and `quanta` 13.6 ns, and a timer reads the clock twice per call.
+static QUANTA: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
+static ORIGIN: LazyLock<u64> = LazyLock::new(|| QUANTA.raw());
 static COARSE_NANOS: AtomicU64 = AtomicU64::new(0);
 static COARSE_RUNNING: AtomicBool = AtomicBool::new(false);
 static COARSE_STARTED: OnceLock<()> = OnceLock::new();
 const COARSE_PERIOD: Duration = Duration::from_millis(1);
 
+#[inline]
 fn monotonic_nanos() -> u64 {
-    u64::try_from(ORIGIN.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    QUANTA.delta_as_nanos(*ORIGIN, QUANTA.raw())
 }
 
-/// The process's real monotonic clock ([`std::time::Instant`]).
+/// The process's real monotonic clock (the TSC through `quanta`, calibrated against the
+/// OS monotonic clock).
 ///
 /// `recent()` reads a value refreshed every millisecond by one background thread.
 /// If that thread cannot be started, `recent()` falls back to `now()`.
