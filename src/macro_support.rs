@@ -1,8 +1,8 @@
 //! Runtime support for the code `tachometer-macros` generates. Not a public API: only
 //! the macros' output may use it, and it may change in any release.
 //!
-//! Every macro call site owns one `static` site ([`FnSite`] for `#[timed]`,
-//! `#[counted]`, `#[metered]`; [`MetricSite`] for `counter!` and friends). The first
+//! Every macro call site owns one `static` site (`FnSite` for `#[timed]`,
+//! `#[counted]`, `#[metered]`; `MetricSite` for `counter!` and friends). The first
 //! call registers the family and resolves the series; every later call is an atomic
 //! load of an initialised `OnceLock` and the record itself — no lock, no hashing, no
 //! allocation. A registration error (usually the same name registered elsewhere with
