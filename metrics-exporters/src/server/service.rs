@@ -41,9 +41,8 @@ pub type MetricsResponse = Response<Full<Bytes>>;
 /// Cheap to clone (an `Arc`). In an axum router, mount it per path:
 /// `Router::new().route_service("/metrics", svc.clone()).route_service("/metrics.json", svc)`
 /// (axum passes the full path through `route_service`, so the default paths match).
-/// A `prometheus` crate registry added with
-/// [`prometheus_registry`](MetricsServiceBuilder::prometheus_registry) appears on the
-/// text endpoint only; the JSON document covers our registry.
+/// A `prometheus` crate registry added with `MetricsServiceBuilder::prometheus_registry`
+/// (feature `prometheus-interop`) appears on the text endpoint only; the JSON document covers our registry.
 ///
 /// ```
 /// use tachometer_exporters::server::MetricsService;
