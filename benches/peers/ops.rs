@@ -263,8 +263,11 @@ pub fn timer_record<S: OpSink>(s: &mut S) {
     });
 }
 
-/// Every operation with its criterion group name, in report order.
-pub fn all<S: OpSink>() -> [(&'static str, fn(&mut S)); 7] {
+/// A criterion group name and the function that hands its closures to a sink.
+pub type Op<S> = (&'static str, fn(&mut S));
+
+/// Every operation, in report order.
+pub fn all<S: OpSink>() -> [Op<S>; 7] {
     [
         ("counter_increment", counter_increment::<S>),
         ("labeled_lookup_increment", labeled_lookup_increment::<S>),
