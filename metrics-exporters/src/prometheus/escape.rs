@@ -53,20 +53,19 @@ fn write_escaped(out: &mut String, s: &str, quote: bool) {
 
 /// Whether `s` holds `\\`, LF or (if `quote`) `"`. Most values need no escaping, and a
 /// profile of 10,000 series put the byte-by-byte scan at a third of the render time, so
-/// this checks eight bytes per step ("has a zero byte" bit trick on `word ^ needle`).
+/// this checks eight bytes per step (see [`word_needs_escaping`]).
 fn needs_escaping(s: &[u8], quote: bool) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has = |word: u64, byte: u8| {
-        let x = word ^ (ONES * u64::from(byte));
-        x.wrapping_sub(ONES) & !x & HIGHS != 0
-    };
     let mut chunks = s.chunks_exact(8);
     for chunk in &mut chunks {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
         let word = u64::from_le_bytes(bytes);
-        if has(word, b'\\') || has(word, b'\n') || (quote && has(word, b'"')) {
+        let found = if quote {
+            word_needs_escaping(word)
+        } else {
+            has_byte(word, b'\\') || has_byte(word, b'\n')
+        };
+        if found {
             return true;
         }
     }
@@ -74,6 +73,53 @@ fn needs_escaping(s: &[u8], quote: bool) -> bool {
         .remainder()
         .iter()
         .any(|&b| b == b'\\' || b == b'\n' || (quote && b == b'"'))
+}
+
+/// Whether any of the eight bytes of `word` is `byte`: the "has a zero byte" bit trick
+/// on `word ^ needle`, exact for the question "any?" (borrows only ever mark bytes
+/// above a real match).
+#[inline(always)]
+fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
+/// Whether any of the eight bytes of `word` is below `n` (≤ 128): the same trick with a
+/// subtraction of `n` instead of 1 from every byte.
+#[inline(always)]
+fn has_less(word: u64, n: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
+}
+
+/// Whether any of the eight bytes of `word` must be escaped in a label value (`\\`,
+/// `"`, LF).
+///
+/// Most words need nothing, so this first asks a cheaper question that over-approximates
+/// (any byte below `#`, which takes in LF and `"` but also space and controls, or a `\\`)
+/// and answers exactly only when that one says yes.
+#[inline(always)]
+pub(crate) fn word_needs_escaping(word: u64) -> bool {
+    (has_less(word, b'#') | has_byte(word, b'\\'))
+        && (has_byte(word, b'\\') | has_byte(word, b'"') | has_byte(word, b'\n'))
+}
+
+/// Whether a byte must be escaped in a label value, by byte value.
+static NEEDS_ESCAPING: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'\\' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\n' as usize] = true;
+    table
+};
+
+/// Whether `b` must be escaped in a label value.
+#[inline(always)]
+pub(crate) fn byte_needs_escaping(b: u8) -> bool {
+    NEEDS_ESCAPING[usize::from(b)]
 }
 
 #[cfg(test)]
@@ -94,6 +140,27 @@ mod tests {
                     s[at] = special;
                     assert!(needs_escaping(&s, true), "{s:?}");
                     assert_eq!(needs_escaping(&s, false), !quote_only, "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_check_is_exact() {
+        // Every byte value at every position, among neighbours that trip the cheap check
+        // (space, `!`, controls) and high bytes.
+        for at in 0..8 {
+            for fill in [b'a', b' ', b'!', 0x01, 0x80, 0xff, b'#', b'['] {
+                for b in 0..=255u8 {
+                    let mut bytes = [fill; 8];
+                    bytes[at] = b;
+                    let want = bytes.iter().any(|&c| byte_needs_escaping(c));
+                    assert_eq!(
+                        word_needs_escaping(u64::from_le_bytes(bytes)),
+                        want,
+                        "{bytes:?}"
+                    );
+                    assert_eq!(byte_needs_escaping(b), matches!(b, b'\\' | b'"' | b'\n'));
                 }
             }
         }

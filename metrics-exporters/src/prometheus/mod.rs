@@ -58,6 +58,7 @@
 
 pub mod escape;
 pub mod float;
+mod line;
 mod openmetrics;
 mod series;
 mod text;
@@ -65,6 +66,7 @@ mod text;
 use tachometer_core::Registry;
 
 use openmetrics::OpenMetricsVisitor;
+use series::Template;
 use text::TextVisitor;
 
 /// A text exposition format.
@@ -112,6 +114,10 @@ pub fn write_terminator(format: Format, out: &mut String) {
 pub struct Encoder {
     out: String,
     aux: String,
+    tpl: Template,
+    /// Bytes the last [`write_families`](Self::write_families) wrote: reserved up front
+    /// next time, so a caller's fresh `String` grows once instead of doubling its way up.
+    last_len: usize,
 }
 
 impl Encoder {
@@ -141,11 +147,15 @@ impl Encoder {
     /// families from another source can follow before [`write_terminator`]. The other
     /// source must not repeat a family name.
     pub fn write_families(&mut self, registry: &Registry, format: Format, out: &mut String) {
+        out.reserve(self.last_len);
+        let start = out.len();
+        let (aux, tpl) = (&mut self.aux, &mut self.tpl);
         match format {
-            Format::Text004 => registry.visit(&mut TextVisitor::new(out, &mut self.aux)),
+            Format::Text004 => registry.visit(&mut TextVisitor::new(out, aux, tpl)),
             Format::OpenMetrics100 | Format::OpenMetrics001 => {
-                registry.visit(&mut OpenMetricsVisitor::new(out, &mut self.aux));
+                registry.visit(&mut OpenMetricsVisitor::new(out, aux, tpl));
             }
         }
+        self.last_len = out.len() - start;
     }
 }

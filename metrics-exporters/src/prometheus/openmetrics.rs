@@ -12,22 +12,25 @@
 use tachometer_core::{Descriptor, Labels, MetricKind, Value, Visitor};
 
 use super::escape::write_help_openmetrics;
-use super::series::{base_name, write_series, Dialect};
+use super::series::{base_name, write_series, Dialect, Template};
 
 /// Writes a registry walk as OpenMetrics 1.0 (without the final `# EOF`).
 pub(crate) struct OpenMetricsVisitor<'a> {
     out: &'a mut String,
     aux: &'a mut String,
+    tpl: &'a mut Template,
     started: bool,
 }
 
 impl<'a> OpenMetricsVisitor<'a> {
-    /// A visitor appending to `out`, using `aux` (emptied on use) for a meter's rate family.
-    pub(crate) fn new(out: &'a mut String, aux: &'a mut String) -> Self {
+    /// A visitor appending to `out`, using `aux` (emptied on use) for a meter's rate
+    /// family and `tpl` for each family's line fragments.
+    pub(crate) fn new(out: &'a mut String, aux: &'a mut String, tpl: &'a mut Template) -> Self {
         aux.clear();
         Self {
             out,
             aux,
+            tpl,
             started: false,
         }
     }
@@ -104,10 +107,13 @@ impl Visitor for OpenMetricsVisitor<'_> {
         if !self.started {
             self.started = true;
             self.header(family);
+            self.tpl
+                .begin_family(Dialect::OpenMetrics, family, labels.names());
         }
         write_series(
             self.out,
             self.aux,
+            self.tpl,
             Dialect::OpenMetrics,
             family,
             labels,

@@ -7,15 +7,18 @@
 //! (OpenMetrics forbids a negative or NaN sum and a `_sum` next to negative buckets, and
 //! `_count` must come and go with `_sum`).
 //!
-//! Everything is written straight into the caller's `String`: names as two borrowed
-//! parts (`base` + `suffix`), label values escaped run by run, numbers through the
-//! stack-only writers in [`float`](super::float). A series therefore costs no allocation
-//! once the buffers have grown to size.
+//! What stays the same for every series of a family is prepared once per family in a
+//! [`Template`]: each sample name with the first label name (`x_total{method="`) and the
+//! later label names (`",route="`). A sample line is then those fragments, the escaped
+//! label values, and the value, written through a [`Cursor`](super::line::Cursor) into
+//! bytes reserved once per line (see [`line`](super::line) for why that is fast).
+//! Integers are written in the same pass; floats after it, through
+//! [`float`](super::float). A series costs no allocation once the buffers have grown.
 
-use tachometer_core::{Descriptor, Labels, Value};
+use tachometer_core::{Descriptor, Labels, MetricKind, Value};
 
-use super::escape::write_label_value;
 use super::float::{write_canonical, write_float, write_u64};
+use super::line::{append, Cursor, Fragments, Line, Padded, Sink, MAX_U64_LEN};
 
 /// Which text format a sample is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,66 +59,245 @@ enum Extra<'s> {
     Le(f64),
 }
 
-struct SampleWriter<'o> {
+/// The sample names a family's lines start with; which names they are depends on the
+/// family's kind and the dialect (see [`Template::begin_family`]).
+#[derive(Debug, Clone, Copy)]
+enum Name {
+    /// The counter, gauge, bucket, quantile or meter-count sample.
+    Primary = 0,
+    /// `<name>_sum`.
+    Sum = 1,
+    /// `<name>_count`.
+    Count = 2,
+    /// A meter's `<base>_rate`.
+    Rate = 3,
+}
+
+/// One family's line fragments, rebuilt at each family's first series and reused (with
+/// its buffers) for the next family and the next scrape.
+#[derive(Debug, Default)]
+pub(crate) struct Template {
+    frags: Fragments,
+    /// Per [`Name`]: the sample name, followed by `{<first label>="` in a labeled family.
+    opens: [Padded; 4],
+    /// `",<label>="` for the second label on.
+    mids: Vec<Padded>,
+    /// Total length of `mids`.
+    mids_len: usize,
+    /// Number of labels the fragments were built for.
+    labels: usize,
+    /// Scratch for a rendered `le` value.
+    le: String,
+}
+
+impl Template {
+    /// Prepares the fragments for `desc`'s family in `dialect`, with label names `names`.
+    pub(crate) fn begin_family(&mut self, dialect: Dialect, desc: &Descriptor, names: &[Box<str>]) {
+        self.frags.clear();
+        self.mids.clear();
+        self.labels = names.len();
+        let name = desc.name();
+        let base = base_name(name);
+        let (first, rest) = match names.split_first() {
+            Some((first, rest)) => (Some(&**first), rest),
+            None => (None, &[][..]),
+        };
+        let open = |frags: &mut Fragments, name: &str, suffix: &str| {
+            frags.begin();
+            frags.push(name);
+            frags.push(suffix);
+            if let Some(first) = first {
+                frags.push("{");
+                frags.push(first);
+                frags.push("=\"");
+            }
+            frags.end()
+        };
+        let f = &mut self.frags;
+        let empty = Padded::default();
+        self.opens = match desc.kind() {
+            MetricKind::Counter | MetricKind::FloatCounter => {
+                let primary = match dialect {
+                    Dialect::Text => open(f, name, ""),
+                    Dialect::OpenMetrics => open(f, base, "_total"),
+                };
+                [primary, empty, empty, empty]
+            }
+            MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => {
+                [open(f, name, ""), empty, empty, empty]
+            }
+            MetricKind::Histogram => [
+                open(f, name, "_bucket"),
+                open(f, name, "_sum"),
+                open(f, name, "_count"),
+                empty,
+            ],
+            MetricKind::Meter => [
+                open(f, base, "_total"),
+                empty,
+                empty,
+                open(f, base, "_rate"),
+            ],
+            // Summaries, and whatever kind the core adds later: every name it could need.
+            _ => [
+                open(f, name, ""),
+                open(f, name, "_sum"),
+                open(f, name, "_count"),
+                open(f, base, "_rate"),
+            ],
+        };
+        for label in rest {
+            f.begin();
+            f.push("\",");
+            f.push(label);
+            f.push("=\"");
+            self.mids.push(f.end());
+        }
+        self.mids_len = self.mids.iter().map(|m| m.len()).sum();
+    }
+
+    /// Upper bound of what [`head`](Self::head) writes.
+    #[inline(always)]
+    fn head_len(&self, name: Name, values: &[Box<str>], extra: Option<(&str, &str)>) -> usize {
+        let values: usize = values.iter().map(|v| v.len()).sum();
+        let extra = extra.map_or(0, |(n, v)| n.len() + v.len() + 4);
+        // Escaping at most doubles a value; `"} ` or `{`…`} ` closes the labels.
+        self.opens[name as usize].len() + self.mids_len + 2 * values + extra + 3
+    }
+
+    /// Writes a sample line up to its value: name, labels, `extra`, and the space.
+    #[inline(always)]
+    fn head<S: Sink>(
+        &self,
+        c: &mut S,
+        name: Name,
+        values: &[Box<str>],
+        extra: Option<(&str, &str)>,
+    ) {
+        c.fragment(&self.frags, self.opens[name as usize]);
+        if let Some((first, rest)) = values.split_first() {
+            c.label_value(first);
+            for (mid, v) in self.mids.iter().zip(rest) {
+                c.fragment(&self.frags, *mid);
+                c.label_value(v);
+            }
+            if let Some((n, v)) = extra {
+                c.byte(b'"');
+                c.byte(b',');
+                c.str(n);
+                c.byte(b'=');
+                c.byte(b'"');
+                c.str(v);
+            }
+            c.ascii3(*b"\"} ");
+        } else if let Some((n, v)) = extra {
+            c.byte(b'{');
+            c.str(n);
+            c.byte(b'=');
+            c.byte(b'"');
+            c.str(v);
+            c.ascii3(*b"\"} ");
+        } else {
+            c.byte(b' ');
+        }
+    }
+}
+
+/// Writes sample lines of one series with a family's [`Template`].
+struct SampleWriter<'o, 't> {
     out: &'o mut String,
+    tpl: &'t mut Template,
     dialect: Dialect,
 }
 
-impl SampleWriter<'_> {
-    fn start(&mut self, name: &str, suffix: &str, labels: Labels<'_>, extra: Extra<'_>) {
-        let out = &mut *self.out;
-        out.push_str(name);
-        out.push_str(suffix);
-        if labels.is_empty() && matches!(extra, Extra::None) {
-            out.push(' ');
-            return;
+impl SampleWriter<'_, '_> {
+    /// Renders an `le` bound into the template's scratch, where [`extra`](Self::extra)
+    /// finds it.
+    #[inline(always)]
+    fn prepare(&mut self, extra: Extra<'_>) {
+        if let Extra::Le(bound) = extra {
+            self.tpl.le.clear();
+            write_canonical(&mut self.tpl.le, bound);
         }
-        out.push('{');
-        let mut first = true;
-        for (n, v) in labels.iter() {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(n);
-            out.push_str("=\"");
-            write_label_value(out, v);
-            out.push('"');
-        }
-        if !first && !matches!(extra, Extra::None) {
-            out.push(',');
-        }
+    }
+
+    /// `extra` as a label name and value, after [`prepare`](Self::prepare).
+    #[inline(always)]
+    fn extra<'e>(tpl: &'e Template, extra: Extra<'e>) -> Option<(&'e str, &'e str)> {
         match extra {
-            Extra::None => {}
-            Extra::Str(n, v) => {
-                out.push_str(n);
-                out.push_str("=\"");
-                out.push_str(v);
-                out.push('"');
-            }
-            Extra::Le(bound) => {
-                out.push_str("le=\"");
-                write_canonical(out, bound);
-                out.push('"');
-            }
+            Extra::None => None,
+            Extra::Str(n, v) => Some((n, v)),
+            Extra::Le(_) => Some(("le", tpl.le.as_str())),
         }
-        out.push_str("} ");
     }
 
-    fn uint(&mut self, name: &str, suffix: &str, labels: Labels<'_>, extra: Extra<'_>, v: u64) {
-        self.start(name, suffix, labels, extra);
-        write_u64(self.out, v);
-        self.out.push('\n');
+    #[inline(always)]
+    fn uint(&mut self, name: Name, values: &[Box<str>], extra: Extra<'_>, v: u64) {
+        match extra {
+            Extra::None => self.int_line::<false>(name, values, extra, false, v),
+            _ => self.int_line::<true>(name, values, extra, false, v),
+        }
     }
 
-    fn int(&mut self, name: &str, suffix: &str, labels: Labels<'_>, v: i64) {
-        self.start(name, suffix, labels, Extra::None);
-        super::float::write_i64(self.out, v);
-        self.out.push('\n');
+    #[inline(always)]
+    fn int(&mut self, name: Name, values: &[Box<str>], v: i64) {
+        self.int_line::<false>(name, values, Extra::None, v < 0, v.unsigned_abs());
     }
 
-    fn float(&mut self, name: &str, suffix: &str, labels: Labels<'_>, extra: Extra<'_>, v: f64) {
-        self.start(name, suffix, labels, extra);
+    /// A line with an integer value (`negative`, magnitude `v`). `EXTRA` says whether
+    /// `extra` may be anything but [`Extra::None`]: compiled apart, the common lines
+    /// (counters, gauges) carry no code for an extra label.
+    #[inline(always)]
+    fn int_line<const EXTRA: bool>(
+        &mut self,
+        name: Name,
+        values: &[Box<str>],
+        extra: Extra<'_>,
+        negative: bool,
+        v: u64,
+    ) {
+        if EXTRA {
+            self.prepare(extra);
+        }
+        let tpl = &*self.tpl;
+        let extra = if EXTRA { Self::extra(tpl, extra) } else { None };
+        let max = tpl.head_len(name, values, extra) + 1 + MAX_U64_LEN + 1;
+        let line = IntLine {
+            head: Head {
+                tpl,
+                name,
+                values,
+                extra,
+            },
+            negative,
+            v,
+        };
+        let fast = append(self.out, max, line);
+        if !fast {
+            tpl.head(self.out, name, values, extra);
+            if negative {
+                self.out.push('-');
+            }
+            write_u64(self.out, v);
+            self.out.push('\n');
+        }
+    }
+
+    fn float(&mut self, name: Name, values: &[Box<str>], extra: Extra<'_>, v: f64) {
+        self.prepare(extra);
+        let tpl = &*self.tpl;
+        let extra = Self::extra(tpl, extra);
+        let max = tpl.head_len(name, values, extra);
+        let head = Head {
+            tpl,
+            name,
+            values,
+            extra,
+        };
+        let fast = append(self.out, max, head);
+        if !fast {
+            tpl.head(self.out, name, values, extra);
+        }
         match self.dialect {
             Dialect::Text => write_float(self.out, v),
             Dialect::OpenMetrics => write_canonical(self.out, v),
@@ -124,27 +306,83 @@ impl SampleWriter<'_> {
     }
 }
 
-/// Writes one series' samples. Everything goes to `out` except a meter's rate samples,
-/// which belong to a second family and go to `aux` (flushed at the family's end).
+/// A sample line up to its value (see [`Template::head`]).
+struct Head<'a> {
+    tpl: &'a Template,
+    name: Name,
+    values: &'a [Box<str>],
+    extra: Option<(&'a str, &'a str)>,
+}
+
+impl Line for Head<'_> {
+    #[inline(always)]
+    fn write(self, mut c: Cursor<'_>) -> Cursor<'_> {
+        self.tpl.head(&mut c, self.name, self.values, self.extra);
+        c
+    }
+}
+
+/// A whole sample line with an integer value.
+struct IntLine<'a> {
+    head: Head<'a>,
+    negative: bool,
+    v: u64,
+}
+
+impl Line for IntLine<'_> {
+    #[inline(always)]
+    fn write(self, c: Cursor<'_>) -> Cursor<'_> {
+        let mut c = self.head.write(c);
+        if self.negative {
+            c.byte(b'-');
+        }
+        c.u64(self.v);
+        c.byte(b'\n');
+        c
+    }
+}
+
+/// Writes one series' samples with `tpl`, which [`Template::begin_family`] prepared for
+/// this family. Everything goes to `out` except a meter's rate samples, which belong to
+/// a second family and go to `aux` (flushed at the family's end).
 pub(crate) fn write_series(
     out: &mut String,
     aux: &mut String,
+    tpl: &mut Template,
     dialect: Dialect,
     desc: &Descriptor,
     labels: Labels<'_>,
     value: Value<'_>,
 ) {
-    let name = desc.name();
-    let mut w = SampleWriter { out, dialect };
-    let (counter_name, counter_suffix) = match dialect {
-        Dialect::Text => (name, ""),
-        Dialect::OpenMetrics => (base_name(name), "_total"),
-    };
+    let values = labels.values();
+    if values.len() != tpl.labels || labels.names().len() != tpl.labels {
+        // Every series of a family has the family's labels; should that ever not hold,
+        // fragments for the wrong label names would be worse than rebuilding them.
+        tpl.begin_family(dialect, desc, labels.names());
+    }
+    let mut w = SampleWriter { out, tpl, dialect };
     match value {
-        Value::Counter(v) => w.uint(counter_name, counter_suffix, labels, Extra::None, v),
-        Value::FloatCounter(v) => w.float(counter_name, counter_suffix, labels, Extra::None, v),
-        Value::Gauge(v) => w.int(name, "", labels, v),
-        Value::FloatGauge(v) => w.float(name, "", labels, Extra::None, v),
+        Value::Counter(v) => w.uint(Name::Primary, values, Extra::None, v),
+        Value::Gauge(v) => w.int(Name::Primary, values, v),
+        _ => write_other(w, aux, values, value),
+    }
+}
+
+/// [`write_series`] for everything but integer counters and gauges, kept out of line so
+/// that those (the bulk of most scrapes) run through a small function.
+#[inline(never)]
+fn write_other(
+    mut w: SampleWriter<'_, '_>,
+    aux: &mut String,
+    values: &[Box<str>],
+    value: Value<'_>,
+) {
+    let dialect = w.dialect;
+    match value {
+        Value::Counter(v) => w.uint(Name::Primary, values, Extra::None, v),
+        Value::Gauge(v) => w.int(Name::Primary, values, v),
+        Value::FloatCounter(v) => w.float(Name::Primary, values, Extra::None, v),
+        Value::FloatGauge(v) => w.float(Name::Primary, values, Extra::None, v),
         Value::Histogram {
             bounds,
             counts,
@@ -156,60 +394,90 @@ pub(crate) fn write_series(
             for i in 0..=bounds.len() {
                 cumulative = cumulative.saturating_add(counts.get(i).copied().unwrap_or(0));
                 let le = bounds.get(i).copied().unwrap_or(f64::INFINITY);
-                w.uint(name, "_bucket", labels, Extra::Le(le), cumulative);
+                w.uint(Name::Primary, values, Extra::Le(le), cumulative);
             }
             let show_sum = match dialect {
                 Dialect::Text => true,
                 Dialect::OpenMetrics => sum >= 0.0 && bounds.iter().all(|b| *b >= 0.0),
             };
             if show_sum {
-                w.float(name, "_sum", labels, Extra::None, sum);
-                w.uint(name, "_count", labels, Extra::None, cumulative);
+                w.float(Name::Sum, values, Extra::None, sum);
+                w.uint(Name::Count, values, Extra::None, cumulative);
             }
         }
         Value::HdrHistogram(s) => {
             for (q, text) in QUANTILES {
-                w.float(
-                    name,
-                    "",
-                    labels,
-                    Extra::Str("quantile", text),
-                    s.quantile(q),
-                );
+                let extra = Extra::Str("quantile", text);
+                w.float(Name::Primary, values, extra, s.quantile(q));
             }
-            w.uint(name, "_sum", labels, Extra::None, s.sum());
-            w.uint(name, "_count", labels, Extra::None, s.count());
+            w.uint(Name::Sum, values, Extra::None, s.sum());
+            w.uint(Name::Count, values, Extra::None, s.count());
         }
         Value::Timer(t) => {
             let d = &t.durations;
             for (q, text) in QUANTILES {
                 let seconds = d.quantile(q) / NANOS_PER_SECOND;
-                w.float(name, "", labels, Extra::Str("quantile", text), seconds);
+                w.float(Name::Primary, values, Extra::Str("quantile", text), seconds);
             }
             // Division, not `* 1e-9`: 25_000_000 ns must print as 0.025, not 0.025000000000000001.
-            w.float(
-                name,
-                "_sum",
-                labels,
-                Extra::None,
-                d.sum() as f64 / NANOS_PER_SECOND,
-            );
-            w.uint(name, "_count", labels, Extra::None, d.count());
+            let sum = d.sum() as f64 / NANOS_PER_SECOND;
+            w.float(Name::Sum, values, Extra::None, sum);
+            w.uint(Name::Count, values, Extra::None, d.count());
         }
         Value::Meter(m) => {
-            let base = base_name(name);
-            w.uint(base, "_total", labels, Extra::None, m.count);
-            let mut r = SampleWriter { out: aux, dialect };
+            w.uint(Name::Primary, values, Extra::None, m.count);
+            let mut r = SampleWriter {
+                out: aux,
+                tpl: w.tpl,
+                dialect,
+            };
             for (window, rate) in [
                 ("1m", m.m1_rate),
                 ("5m", m.m5_rate),
                 ("15m", m.m15_rate),
                 ("mean", m.mean_rate),
             ] {
-                r.float(base, "_rate", labels, Extra::Str("window", window), rate);
+                r.float(Name::Rate, values, Extra::Str("window", window), rate);
             }
         }
         // A kind added to the core later: nothing we know how to write.
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tachometer_core::{Opts, Registry};
+
+    use super::super::escape::write_label_value;
+    use super::super::{Encoder, Format};
+
+    /// Lines short enough for the cursor and too long for it (the `push_str` path) must
+    /// read the same: label values of every length across the boundary, clean and with
+    /// bytes to escape.
+    #[test]
+    fn short_and_long_lines_agree() {
+        let registry = Registry::new();
+        let family = registry
+            .counter_family(Opts::new("lines_total", "").labels(&["a", "b"]))
+            .unwrap();
+        let mut want = String::from("# TYPE lines_total counter\n");
+        for len in (0..=300).step_by(7) {
+            for special in ["", "\"", "\\\n"] {
+                let a: String = "é✓x".chars().cycle().take(len).collect::<String>() + special;
+                let b = format!("{special}{len}");
+                let v = len as u64 * 1_000_003;
+                family
+                    .with_labels(&[a.as_str(), b.as_str()])
+                    .unwrap()
+                    .increment(v);
+                want.push_str("lines_total{a=\"");
+                write_label_value(&mut want, &a);
+                want.push_str("\",b=\"");
+                write_label_value(&mut want, &b);
+                want.push_str(&format!("\"}} {v}\n"));
+            }
+        }
+        assert_eq!(Encoder::new().encode(&registry, Format::Text004), want);
     }
 }

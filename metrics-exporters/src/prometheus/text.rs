@@ -9,22 +9,25 @@
 use tachometer_core::{Descriptor, Labels, MetricKind, Value, Visitor};
 
 use super::escape::write_help_text;
-use super::series::{base_name, write_series, Dialect};
+use super::series::{base_name, write_series, Dialect, Template};
 
 /// Writes a registry walk as Prometheus text 0.0.4.
 pub(crate) struct TextVisitor<'a> {
     out: &'a mut String,
     aux: &'a mut String,
+    tpl: &'a mut Template,
     started: bool,
 }
 
 impl<'a> TextVisitor<'a> {
-    /// A visitor appending to `out`, using `aux` (emptied on use) for a meter's rate family.
-    pub(crate) fn new(out: &'a mut String, aux: &'a mut String) -> Self {
+    /// A visitor appending to `out`, using `aux` (emptied on use) for a meter's rate
+    /// family and `tpl` for each family's line fragments.
+    pub(crate) fn new(out: &'a mut String, aux: &'a mut String, tpl: &'a mut Template) -> Self {
         aux.clear();
         Self {
             out,
             aux,
+            tpl,
             started: false,
         }
     }
@@ -79,8 +82,17 @@ impl Visitor for TextVisitor<'_> {
         if !self.started {
             self.started = true;
             self.header(family);
+            self.tpl.begin_family(Dialect::Text, family, labels.names());
         }
-        write_series(self.out, self.aux, Dialect::Text, family, labels, value);
+        write_series(
+            self.out,
+            self.aux,
+            self.tpl,
+            Dialect::Text,
+            family,
+            labels,
+            value,
+        );
     }
 
     fn end_family(&mut self, _family: &Descriptor) {
