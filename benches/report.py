@@ -217,7 +217,8 @@ w("")
 
 w("## Medians per group\n")
 w("`ratio` is the median divided by the fastest peer's median in the same group "
-  "(ours = `tachometer*`; `floor_*`/`bare_*` are floors and baselines, not peers).\n")
+  "(ours = `tachometer*`; `floor_*`/`bare_*` are floors and baselines, not peers; in groups "
+  "whose entries follow no such naming, e.g. the macro crate's, every entry counts as a peer).\n")
 for g in groups:
     fns = sorted(((f, v) for (gg, f), v in medians.items() if gg == g),
                  key=lambda fv: ({"ours": 0, "peer": 1, "floor": 2}[kind(fv[0])], fv[1][0]))
