@@ -186,7 +186,9 @@ w(f"- Run: {env['REPORT_STARTED']}, {int(env['REPORT_ELAPSED'])} s, criterion `{
 w(f"- Machine: {cpu.get('Model name', platform.processor() or 'unknown')}, {cpu.get('CPU(s)', '?')} CPUs "
   f"({cpu.get('Thread(s) per core', '?')} threads per core), {mem} RAM, Linux {platform.release()}")
 w(f"- Load average (1/5/15 min) before: {env['REPORT_LOAD_BEFORE']}, after: {env['REPORT_LOAD_AFTER']} "
-  "(anything well above 0 on 2 cores means other work shared the CPUs)")
+  "(anything well above 0 on 2 cores means other work shared the CPUs; the 2-thread groups "
+  "need an idle machine most: when the two threads cannot run at the same time they never "
+  "contend, and neither the cost of contention nor the benefit of striping shows)")
 w(f"- {sh('rustc', '-V')}")
 w("- Crates: " + ", ".join(f"{c} {'/'.join(versions[c])}" for c in crates if c in versions) + "\n")
 
