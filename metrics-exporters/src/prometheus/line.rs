@@ -307,8 +307,25 @@ impl Cursor<'_> {
 
     /// Writes `v` in decimal (at most [`MAX_U64_LEN`] bytes).
     #[inline(always)]
-    pub(crate) fn u64(&mut self, mut v: u64) {
-        // Two digits per division, each pair stored at its final place from the right.
+    pub(crate) fn u64(&mut self, v: u64) {
+        if v < 100_000_000 {
+            // The common case, counts below 10⁸: all eight digits at once (see
+            // [`eight_digits`]), leading zeros shifted out, one store.
+            let digits = eight_digits(v);
+            // The last digit is always written, so `0` comes out as "0".
+            let leading_zeros = ((digits | (1 << 56)).trailing_zeros() / 8) as usize;
+            let ascii = (digits | 0x3030_3030_3030_3030) >> (8 * leading_zeros);
+            self.store(self.pos, ascii.to_le_bytes());
+            self.advance(8 - leading_zeros);
+        } else {
+            self.u64_long(v);
+        }
+    }
+
+    /// [`u64`](Self::u64) for 10⁸ and up: two digits per division, each pair stored at
+    /// its final place from the right.
+    #[inline(never)]
+    fn u64_long(&mut self, mut v: u64) {
         const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
 4041424344454647484950515253545556575859\
@@ -330,6 +347,22 @@ impl Cursor<'_> {
         }
         self.advance(digits);
     }
+}
+
+/// The eight decimal digits of `v` (< 10⁸, with leading zeros) as the bytes of a `u64`,
+/// most significant digit in the lowest byte (so a little-endian store writes them in
+/// order). Divides both halves, then all four quarters, in parallel lanes of one word.
+#[inline(always)]
+fn eight_digits(v: u64) -> u64 {
+    debug_assert!(v < 100_000_000);
+    // Two 32-bit lanes: the high four digits, the low four.
+    let x = (v / 10_000) | ((v % 10_000) << 32);
+    // x / 100 per lane (exact below 43,699); then four 16-bit lanes of two digits.
+    let q = ((x * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let x = q | ((x - q * 100) << 16);
+    // x / 10 per lane (exact below 179); then eight 8-bit lanes of one digit.
+    let q = ((x * 103) >> 10) & 0x000f_000f_000f_000f;
+    q | ((x - q * 10) << 8)
 }
 
 /// Where a line's pieces go: a [`Cursor`] for lines that fit in [`MAX_LINE`], the
@@ -492,7 +525,9 @@ mod tests {
         }
         let mut x = 1u64;
         for v in (0..1000)
-            .chain([u64::MAX, 10, 99, 100, 999_999, 1_000_000])
+            .chain([u64::MAX, 99_999_999, 100_000_000])
+            .chain((1..20).flat_map(|k| [10u64.pow(k) - 1, 10u64.pow(k)]))
+            .chain((0..100_000_000).step_by(9_973))
             .chain((0..64).map(|k| 1u64 << k))
             .chain((0..1000).map(|_| {
                 x = x

@@ -345,6 +345,7 @@ impl Line for IntLine<'_> {
 /// Writes one series' samples with `tpl`, which [`Template::begin_family`] prepared for
 /// this family. Everything goes to `out` except a meter's rate samples, which belong to
 /// a second family and go to `aux` (flushed at the family's end).
+#[inline(always)]
 pub(crate) fn write_series(
     out: &mut String,
     aux: &mut String,
