@@ -55,8 +55,8 @@ enum Extra<'s> {
     None,
     /// A value that needs no escaping (`window="1m"`, `quantile="0.99"`).
     Str(&'static str, &'s str),
-    /// A bucket bound, rendered in OpenMetrics canonical form in both formats.
-    Le(f64),
+    /// The `le` of bucket `i` (see [`Template::cache_bounds`]).
+    Bucket(usize),
 }
 
 /// The sample names a family's lines start with; which names they are depends on the
@@ -86,8 +86,13 @@ pub(crate) struct Template {
     mids_len: usize,
     /// Number of labels the fragments were built for.
     labels: usize,
-    /// Scratch for a rendered `le` value.
-    le: String,
+    /// The bucket bounds whose `le` values are rendered in `le_text`: every series of a
+    /// histogram family has the same bounds, and rendering a float costs more than the
+    /// rest of a bucket line, so they are rendered once, not once per series.
+    le_bounds: Vec<f64>,
+    /// The rendered `le` values (`+Inf` last), back to back; they end at `le_ends`.
+    le_text: String,
+    le_ends: Vec<usize>,
 }
 
 impl Template {
@@ -156,6 +161,33 @@ impl Template {
         self.mids_len = self.mids.iter().map(|m| m.len()).sum();
     }
 
+    /// Makes `le` values for `bounds` (plus `+Inf`) available to [`Extra::Bucket`],
+    /// rendering them only if they differ from the last bounds seen. `le` values use
+    /// OpenMetrics canonical form in both formats.
+    fn cache_bounds(&mut self, bounds: &[f64]) {
+        if self.le_bounds.as_slice() == bounds && !self.le_ends.is_empty() {
+            return;
+        }
+        self.le_bounds.clear();
+        self.le_bounds.extend_from_slice(bounds);
+        self.le_text.clear();
+        self.le_ends.clear();
+        for &bound in bounds.iter().chain([f64::INFINITY].iter()) {
+            write_canonical(&mut self.le_text, bound);
+            self.le_ends.push(self.le_text.len());
+        }
+    }
+
+    /// The rendered `le` of bucket `i` (`+Inf` for `i == bounds.len()`).
+    fn le(&self, i: usize) -> &str {
+        let start = match i.checked_sub(1) {
+            Some(prev) => self.le_ends.get(prev).copied().unwrap_or(0),
+            None => 0,
+        };
+        let end = self.le_ends.get(i).copied().unwrap_or(start);
+        self.le_text.get(start..end).unwrap_or_default()
+    }
+
     /// Upper bound of what [`head`](Self::head) writes.
     #[inline(always)]
     fn head_len(&self, name: Name, values: &[Box<str>], extra: Option<(&str, &str)>) -> usize {
@@ -211,23 +243,13 @@ struct SampleWriter<'o, 't> {
 }
 
 impl SampleWriter<'_, '_> {
-    /// Renders an `le` bound into the template's scratch, where [`extra`](Self::extra)
-    /// finds it.
-    #[inline(always)]
-    fn prepare(&mut self, extra: Extra<'_>) {
-        if let Extra::Le(bound) = extra {
-            self.tpl.le.clear();
-            write_canonical(&mut self.tpl.le, bound);
-        }
-    }
-
-    /// `extra` as a label name and value, after [`prepare`](Self::prepare).
+    /// `extra` as a label name and value.
     #[inline(always)]
     fn extra<'e>(tpl: &'e Template, extra: Extra<'e>) -> Option<(&'e str, &'e str)> {
         match extra {
             Extra::None => None,
             Extra::Str(n, v) => Some((n, v)),
-            Extra::Le(_) => Some(("le", tpl.le.as_str())),
+            Extra::Bucket(i) => Some(("le", tpl.le(i))),
         }
     }
 
@@ -256,9 +278,6 @@ impl SampleWriter<'_, '_> {
         negative: bool,
         v: u64,
     ) {
-        if EXTRA {
-            self.prepare(extra);
-        }
         let tpl = &*self.tpl;
         let extra = if EXTRA { Self::extra(tpl, extra) } else { None };
         let max = tpl.head_len(name, values, extra) + 1 + MAX_U64_LEN + 1;
@@ -284,7 +303,6 @@ impl SampleWriter<'_, '_> {
     }
 
     fn float(&mut self, name: Name, values: &[Box<str>], extra: Extra<'_>, v: f64) {
-        self.prepare(extra);
         let tpl = &*self.tpl;
         let extra = Self::extra(tpl, extra);
         let max = tpl.head_len(name, values, extra);
@@ -389,13 +407,13 @@ fn write_other(
             counts,
             sum,
         } => {
+            w.tpl.cache_bounds(bounds);
             let mut cumulative = 0u64;
             // Always through `+Inf`, whatever `counts` holds, so the `+Inf` bucket exists
             // and equals `_count`.
             for i in 0..=bounds.len() {
                 cumulative = cumulative.saturating_add(counts.get(i).copied().unwrap_or(0));
-                let le = bounds.get(i).copied().unwrap_or(f64::INFINITY);
-                w.uint(Name::Primary, values, Extra::Le(le), cumulative);
+                w.uint(Name::Primary, values, Extra::Bucket(i), cumulative);
             }
             let show_sum = match dialect {
                 Dialect::Text => true,
@@ -448,7 +466,7 @@ fn write_other(
 
 #[cfg(test)]
 mod tests {
-    use tachometer_core::{Opts, Registry};
+    use tachometer_core::{Buckets, Opts, Registry};
 
     use super::super::escape::write_label_value;
     use super::super::{Encoder, Format};
@@ -480,5 +498,45 @@ mod tests {
             }
         }
         assert_eq!(Encoder::new().encode(&registry, Format::Text004), want);
+    }
+
+    /// `le` values are rendered once per distinct set of bounds; families with other
+    /// bounds (here a prefix, then a different set, then the first again) must not see
+    /// stale ones.
+    #[test]
+    fn each_family_gets_its_own_le_values() {
+        let registry = Registry::new();
+        let sets: [&[f64]; 3] = [&[0.5, 1.0, 2.0], &[0.5, 1.0], &[1e6, 2.5e6]];
+        for (i, bounds) in sets.iter().chain(&sets[..1]).enumerate() {
+            let opts = Opts::new(format!("h{i}"), "").labels(&["k"]);
+            let family = registry
+                .histogram_family(opts, Buckets::new(bounds).unwrap())
+                .unwrap();
+            family.with_labels(&["x"]).unwrap().record(1.0);
+            family.with_labels(&["y"]).unwrap().record(3e6);
+        }
+        let text = Encoder::new().encode(&registry, Format::Text004).to_owned();
+        let les = |family: &str, series: &str| -> Vec<String> {
+            let prefix = format!("{family}_bucket{{k=\"{series}\",le=\"");
+            text.lines()
+                .filter_map(|l| l.strip_prefix(prefix.as_str()))
+                .map(|l| l.split('"').next().unwrap_or_default().to_owned())
+                .collect()
+        };
+        let want: [&[&str]; 4] = [
+            &["0.5", "1.0", "2.0", "+Inf"],
+            &["0.5", "1.0", "+Inf"],
+            &["1e+06", "2.5e+06", "+Inf"],
+            &["0.5", "1.0", "2.0", "+Inf"],
+        ];
+        for (i, want) in want.iter().enumerate() {
+            for series in ["x", "y"] {
+                assert_eq!(
+                    les(&format!("h{i}"), series),
+                    *want,
+                    "h{i} {series}\n{text}"
+                );
+            }
+        }
     }
 }
