@@ -28,9 +28,21 @@ pub fn write_float(out: &mut String, v: f64) {
     } else if v == 0.0 {
         // Go's encoder special-cases zero, so -0.0 is written `0` as well.
         out.push('0');
+    } else if let Some(i) = small_integer(v) {
+        // What Go writes too (below 1e6 an integer has no exponent and no point), without
+        // the cost of the shortest-digits search: gauges and counts are often whole.
+        write_i64(out, i);
     } else {
         write_go_g(out, v);
     }
+}
+
+/// `v` as an integer if it is one and its magnitude is below 10⁶.
+fn small_integer(v: f64) -> Option<i64> {
+    // The cast saturates and maps NaN to 0; the round trip and the range check reject
+    // everything but whole numbers in range.
+    let i = v as i64;
+    (i as f64 == v && i.unsigned_abs() < 1_000_000).then_some(i)
 }
 
 /// Writes `v` in OpenMetrics canonical form (Go `writeOpenMetricsFloat`): the 0.0.4
@@ -217,6 +229,26 @@ mod tests {
             1.0 / 3.0,
         ] {
             assert_eq!(go(v).parse::<f64>().unwrap(), v, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn whole_numbers_take_the_short_path_and_agree_with_the_long_one() {
+        for i in (-1_000_100i64..=1_000_100)
+            .step_by(997)
+            .chain([-999_999, 999_999, 1, -1])
+        {
+            let v = i as f64;
+            if v == 0.0 {
+                continue;
+            }
+            let mut long = String::new();
+            write_go_g(&mut long, v);
+            assert_eq!(go(v), long, "{v}");
+            assert_eq!(small_integer(v).is_some(), i.unsigned_abs() < 1_000_000);
+        }
+        for v in [0.5, -0.5, 1e6, 1e21, 1e-7, f64::MAX, f64::MIN_POSITIVE] {
+            assert_eq!(small_integer(v), None, "{v}");
         }
     }
 
