@@ -10,10 +10,12 @@
 //! What stays the same for every series of a family is prepared once per family in a
 //! [`Template`]: each sample name with the first label name (`x_total{method="`) and the
 //! later label names (`",route="`). A sample line is then those fragments, the escaped
-//! label values, and the value, written through a [`Cursor`](super::line::Cursor) into
-//! bytes reserved once per line (see [`line`](super::line) for why that is fast).
-//! Integers are written in the same pass; floats after it, through
-//! [`float`](super::float). A series costs no allocation once the buffers have grown.
+//! label values, and the value, written through a [`Cursor`] into bytes reserved once
+//! per line (see [`line`](super::line) for why that is fast). Integers are written in
+//! the same pass; floats after it, through [`float`](super::float). A histogram
+//! family's `le` values are rendered once per distinct set of bounds. A series costs no
+//! allocation once the buffers have grown; lines too long for the cursor go through
+//! `push_str` with the same layout code (see [`Sink`]).
 
 use tachometer_core::{Descriptor, Labels, MetricKind, Value};
 
