@@ -78,6 +78,7 @@ pub(crate) fn append(out: &mut String, max: usize, line: impl Line) -> bool {
         return false;
     };
     let written = usize::from(line.write(Cursor { window, pos: 0 }).pos);
+    debug_assert!(written <= max, "line of {written} bytes, bound {max}");
     // SAFETY: a `Cursor` advances `pos` only over bytes of the window it has initialised,
     // and the window is the start of the spare capacity, so `len + written` is within
     // capacity and every byte below it is initialised.
@@ -213,19 +214,23 @@ impl Cursor<'_> {
     /// Copies a per-family fragment from `frags`.
     #[inline(always)]
     pub(crate) fn fragment(&mut self, frags: &Fragments, frag: Padded) {
+        // Advancing only over what was stored keeps every committed byte initialised
+        // even if `frag` did not belong to `frags` (a bug: the fragment would be missing).
         if frag.len() <= 2 * CHUNK {
             if let Some([a, b]) = frags.two_chunks(frag) {
                 self.store(self.pos, *a);
                 self.store(self.at(CHUNK), *b);
+                self.advance(frag.len());
             }
         } else {
+            let chunks = frags.chunks(frag);
             let mut at = self.pos;
-            for chunk in frags.chunks(frag) {
+            for chunk in chunks {
                 self.store(at, *chunk);
                 at = at.wrapping_add(CHUNK as u8);
             }
+            self.advance(frag.len().min(chunks.len() * CHUNK));
         }
-        self.advance(frag.len());
     }
 
     /// Copies `s`, which needs no escaping, as is.
