@@ -34,7 +34,8 @@ use super::escape::{byte_needs_escaping, word_needs_escaping, write_label_value}
 /// Fragments are stored and copied in chunks of this many bytes.
 const CHUNK: usize = 16;
 
-/// Bytes a store may reach past a line's end: a fragment copy writes two whole chunks.
+/// Bytes a store may reach past a line's end: a fragment copy writes two whole chunks
+/// from the fragment's start.
 const SLACK: usize = 2 * CHUNK;
 
 /// The longest line (worst case) [`append`] writes: what a `u8` position can address.
@@ -88,7 +89,8 @@ pub(crate) fn append(out: &mut String, max: usize, line: impl Line) -> bool {
 
 /// A per-family fragment, stored both as text and as whole [`CHUNK`]s (zero-padded, and
 /// followed by at least one more chunk) so that it is copied chunk by chunk, and a
-/// fragment of up to two chunks (most are) with two unconditional stores. Points into a [`Fragments`] buffer.
+/// fragment of up to two chunks (most are) with two unconditional stores. Points into a
+/// [`Fragments`] buffer.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Padded {
     /// Index of the first chunk in [`Fragments::chunks`].
@@ -193,7 +195,13 @@ impl Cursor<'_> {
     /// Stores `bytes` at `at` (`N` ≤ [`CHUNK`], so the store is within the window).
     #[inline(always)]
     fn store<const N: usize>(&mut self, at: u8, bytes: [u8; N]) {
-        let at = usize::from(at);
+        self.store_at(usize::from(at), bytes);
+    }
+
+    /// [`store`](Self::store) at a `usize` position: `at` must be a `u8` plus at most
+    /// [`CHUNK`] for the compiler to see the store is within the window.
+    #[inline(always)]
+    fn store_at<const N: usize>(&mut self, at: usize, bytes: [u8; N]) {
         if let Ok(dst) = <&mut [MaybeUninit<u8>; N]>::try_from(&mut self.window[at..at + N]) {
             *dst = bytes.map(MaybeUninit::new);
         }
@@ -219,7 +227,8 @@ impl Cursor<'_> {
         if frag.len() <= 2 * CHUNK {
             if let Some([a, b]) = frags.two_chunks(frag) {
                 self.store(self.pos, *a);
-                self.store(self.at(CHUNK), *b);
+                // Not `at(CHUNK)`: near the end of a line that would wrap to its start.
+                self.store_at(usize::from(self.pos) + CHUNK, *b);
                 self.advance(frag.len());
             }
         } else {

@@ -541,4 +541,45 @@ mod tests {
             }
         }
     }
+
+    /// Lines whose fixed parts (long label names) put a fragment near the end of the
+    /// cursor's window, for float lines (head only) and integer lines, at every length
+    /// across the window's end.
+    #[test]
+    fn lines_ending_near_the_window_end() {
+        for name_len in 1..90 {
+            let registry = Registry::new();
+            // A short last label name: its fragment is the one that starts latest.
+            let names: Vec<String> = (0..4)
+                .map(|i| format!("l{i}{}", "x".repeat(if i < 3 { name_len } else { 0 })))
+                .collect();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let floats = registry
+                .float_gauge_family(Opts::new("f", "").labels(&names))
+                .unwrap();
+            let ints = registry
+                .gauge_family(Opts::new("g", "").labels(&names))
+                .unwrap();
+            let values = ["", "a", "b\"", "c"];
+            floats.with_labels(&values).unwrap().set(1.5);
+            ints.with_labels(&values).unwrap().set(-7);
+            let labels: Vec<String> = names
+                .iter()
+                .zip(values)
+                .map(|(n, v)| {
+                    let mut s = format!("{n}=\"");
+                    write_label_value(&mut s, v);
+                    s + "\""
+                })
+                .collect();
+            let labels = labels.join(",");
+            let want =
+                format!("# TYPE f gauge\nf{{{labels}}} 1.5\n# TYPE g gauge\ng{{{labels}}} -7\n");
+            assert_eq!(
+                Encoder::new().encode(&registry, Format::Text004),
+                want,
+                "{name_len}"
+            );
+        }
+    }
 }
