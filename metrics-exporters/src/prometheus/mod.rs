@@ -93,8 +93,9 @@ impl Format {
 }
 
 /// Appends `registry`'s complete exposition in `format` to `out` (including the
-/// OpenMetrics `# EOF`). Allocates a small scratch buffer per call; use an [`Encoder`]
-/// to reuse it.
+/// OpenMetrics `# EOF`). Allocates small scratch buffers per call (each family's line
+/// fragments, a meter's rate family); use an [`Encoder`] to reuse them, and to have
+/// `out` reserved at the last exposition's size up front.
 pub fn encode(registry: &Registry, format: Format, out: &mut String) {
     Encoder::new().encode_into(registry, format, out);
 }
