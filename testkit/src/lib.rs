@@ -205,9 +205,15 @@ thread_local! {
 
 /// A global allocator that counts allocations per thread. Install it in a test binary:
 ///
-/// ```ignore
+/// ```
 /// #[global_allocator]
 /// static ALLOC: tachometer_testkit::CountingAllocator = tachometer_testkit::CountingAllocator;
+///
+/// fn main() {
+///     let (v, n) = tachometer_testkit::allocations_during(|| Vec::<u8>::with_capacity(8));
+///     drop(v);
+///     assert!(n >= 1);
+/// }
 /// ```
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CountingAllocator;
