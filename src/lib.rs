@@ -44,3 +44,8 @@ pub use tachometer_exporters::server::serve;
 
 #[cfg(feature = "server")]
 pub use tachometer_exporters::server::{MetricsService, Server};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
