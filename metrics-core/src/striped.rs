@@ -1,10 +1,17 @@
 //! Striped atomic cells in the manner of Java's `LongAdder`.
 //!
 //! An idle or single-threaded counter is one `AtomicU64` (plus an empty `OnceLock`):
-//! small, and as fast as a plain atomic. The first time a compare-and-swap on that base
-//! cell fails — proof that two threads collided — the counter grows a fixed array of
-//! cache-line-padded cells, and from then on each thread adds to its own cell. Reads
-//! sum all cells. Growing allocates once, on the contention path only.
+//! small, and as fast as a plain atomic. When two threads are seen colliding on that base
+//! cell, the counter grows a fixed array of cache-line-padded cells, and from then on
+//! each thread adds to its own cell. Reads sum all cells. Growing allocates once, on the
+//! contention path only.
+//!
+//! Seeing a collision: a float cell is updated by compare-and-swap, whose failure is the
+//! proof. An integer cell is updated by `fetch_add` (a CAS loop costs ~20 % more on one
+//! thread), which reports nothing, so every 1,024th unit added it *probes*: a no-op CAS
+//! expecting the value its own add produced. Under contention another core has almost
+//! always changed the line in between, and the probe fails; alone, it succeeds. A false
+//! alarm only costs the cells' memory.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -48,8 +55,20 @@ pub(crate) fn stripe_count() -> usize {
     })
 }
 
+/// What adding to the base cell found.
+pub(crate) enum BaseAdd {
+    /// Added; no sign of contention.
+    Done,
+    /// Added, and another thread was seen on the cell: time to grow.
+    DoneContended,
+    /// Not added because another thread got in the way: add elsewhere.
+    Refused,
+}
+
 /// A value type that striped cells can accumulate.
 pub(crate) trait Addend: Copy {
+    /// Adds to the shared base cell, reporting contention.
+    fn add_to_base(base: &AtomicU64, v: Self) -> BaseAdd;
     fn add_bits(bits: u64, v: Self) -> u64;
     fn from_sum(bits: u64) -> Self;
     fn combine(a: Self, b: Self) -> Self;
@@ -57,7 +76,22 @@ pub(crate) trait Addend: Copy {
     fn add_to_cell(cell: &AtomicU64, v: Self);
 }
 
+/// Probe for contention once per this many units added (a power of two).
+const PROBE_EVERY: u64 = 1024;
+
 impl Addend for u64 {
+    #[inline]
+    fn add_to_base(base: &AtomicU64, v: u64) -> BaseAdd {
+        let prev = base.fetch_add(v, Relaxed);
+        let next = prev.wrapping_add(v);
+        if (prev ^ next) < PROBE_EVERY {
+            return BaseAdd::Done;
+        }
+        match base.compare_exchange(next, next, Relaxed, Relaxed) {
+            Ok(_) => BaseAdd::Done,
+            Err(_) => BaseAdd::DoneContended,
+        }
+    }
     #[inline]
     fn add_bits(bits: u64, v: u64) -> u64 {
         bits.wrapping_add(v)
@@ -75,6 +109,14 @@ impl Addend for u64 {
 }
 
 impl Addend for f64 {
+    #[inline]
+    fn add_to_base(base: &AtomicU64, v: f64) -> BaseAdd {
+        let cur = base.load(Relaxed);
+        match base.compare_exchange(cur, Self::add_bits(cur, v), Relaxed, Relaxed) {
+            Ok(_) => BaseAdd::Done,
+            Err(_) => BaseAdd::Refused,
+        }
+    }
     #[inline]
     fn add_bits(bits: u64, v: f64) -> u64 {
         (f64::from_bits(bits) + v).to_bits()
@@ -122,24 +164,29 @@ impl<T: Addend> Striped<T> {
             T::add_to_cell(&cells[thread_slot() & (cells.len() - 1)].0, v);
             return;
         }
-        let cur = self.base.load(Relaxed);
-        if self
-            .base
-            .compare_exchange(cur, T::add_bits(cur, v), Relaxed, Relaxed)
-            .is_err()
-        {
-            self.add_contended(v);
+        match T::add_to_base(&self.base, v) {
+            BaseAdd::Done => {}
+            BaseAdd::DoneContended => {
+                self.grow();
+            }
+            BaseAdd::Refused => self.add_contended(v),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn add_contended(&self, v: T) {
-        let cells = self.cells.get_or_init(|| {
+    fn grow(&self) -> &[CachePadded<AtomicU64>] {
+        self.cells.get_or_init(|| {
             (0..stripe_count())
                 .map(|_| CachePadded(AtomicU64::new(0)))
                 .collect()
-        });
+        })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn add_contended(&self, v: T) {
+        let cells = self.grow();
         T::add_to_cell(&cells[thread_slot() & (cells.len() - 1)].0, v);
     }
 

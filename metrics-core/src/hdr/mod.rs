@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 
 use crate::clock::ClockHandle;
 use crate::error::Error;
+use crate::striped::Striped;
 use layout::Layout;
 
 /// Shape and window of an HDR histogram.
@@ -100,7 +101,8 @@ struct Core {
     layout: Layout,
     windows: Box<[Box<[AtomicU64]>]>,
     current: AtomicUsize,
-    sum: AtomicU64,
+    /// Striped: under contention every recorder would otherwise fight over this line.
+    sum: Striped<u64>,
     /// Counts of windows already cleared, so the lifetime count stays monotonic.
     retired: AtomicU64,
     sub_window_nanos: u64,
@@ -143,7 +145,7 @@ impl HdrHistogram {
                 layout,
                 windows,
                 current: AtomicUsize::new(0),
-                sum: AtomicU64::new(0),
+                sum: Striped::default(),
                 retired: AtomicU64::new(0),
                 sub_window_nanos,
                 clock,
@@ -159,7 +161,7 @@ impl HdrHistogram {
         let idx = core.layout.index_of(v);
         let w = core.current.load(Relaxed);
         core.windows[w][idx].fetch_add(1, Relaxed);
-        core.sum.fetch_add(v.min(core.layout.max_value()), Relaxed);
+        core.sum.add(v.min(core.layout.max_value()));
     }
 
     /// Advances the ring past sub-windows whose time is over.
@@ -210,7 +212,7 @@ impl HdrHistogram {
         drop(rotation);
         HdrSnapshot {
             count: retired + live,
-            sum: core.sum.load(Relaxed),
+            sum: core.sum.sum(),
             window,
         }
     }
