@@ -80,7 +80,7 @@ pub(crate) trait Addend: Copy {
 const PROBE_EVERY: u64 = 1024;
 
 impl Addend for u64 {
-    #[inline]
+    #[inline(always)]
     fn add_to_base(base: &AtomicU64, v: u64) -> BaseAdd {
         let prev = base.fetch_add(v, Relaxed);
         let next = prev.wrapping_add(v);
@@ -158,7 +158,7 @@ impl<T: Addend> Default for Striped<T> {
 }
 
 impl<T: Addend> Striped<T> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, v: T) {
         if let Some(cells) = self.cells.get() {
             T::add_to_cell(&cells[thread_slot() & (cells.len() - 1)].0, v);

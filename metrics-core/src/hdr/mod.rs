@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 
 use crate::clock::ClockHandle;
 use crate::error::Error;
-use crate::striped::Striped;
+use crate::striped::CachePadded;
 use layout::Layout;
 
 /// Shape and window of an HDR histogram.
@@ -101,8 +101,9 @@ struct Core {
     layout: Layout,
     windows: Box<[Box<[AtomicU64]>]>,
     current: AtomicUsize,
-    /// Striped: under contention every recorder would otherwise fight over this line.
-    sum: Striped<u64>,
+    /// On its own cache line, so recorders' writes do not evict the read-mostly fields
+    /// above from other cores.
+    sum: CachePadded<AtomicU64>,
     /// Counts of windows already cleared, so the lifetime count stays monotonic.
     retired: AtomicU64,
     sub_window_nanos: u64,
@@ -145,7 +146,7 @@ impl HdrHistogram {
                 layout,
                 windows,
                 current: AtomicUsize::new(0),
-                sum: Striped::default(),
+                sum: CachePadded(AtomicU64::new(0)),
                 retired: AtomicU64::new(0),
                 sub_window_nanos,
                 clock,
@@ -161,7 +162,9 @@ impl HdrHistogram {
         let idx = core.layout.index_of(v);
         let w = core.current.load(Relaxed);
         core.windows[w][idx].fetch_add(1, Relaxed);
-        core.sum.add(v.min(core.layout.max_value()));
+        core.sum
+            .0
+            .fetch_add(v.min(core.layout.max_value()), Relaxed);
     }
 
     /// Advances the ring past sub-windows whose time is over.
@@ -212,7 +215,7 @@ impl HdrHistogram {
         drop(rotation);
         HdrSnapshot {
             count: retired + live,
-            sum: core.sum.sum(),
+            sum: core.sum.0.load(Relaxed),
             window,
         }
     }
