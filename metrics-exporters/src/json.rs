@@ -298,18 +298,22 @@ struct BucketEntry {
     labels: LabelMap,
 }
 
-/// `(upper bound as text, cumulative count)`, serialized as an ordered JSON object.
-struct Buckets(Vec<(String, u64)>);
+/// `(key, value)` pairs serialized as a JSON object in the order given: cumulative
+/// buckets (`le` text → count) and the sorted sections of the document.
+struct Ordered<V>(Vec<(String, V)>);
 
-impl Serialize for Buckets {
+impl<V: Serialize> Serialize for Ordered<V> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (le, c) in &self.0 {
-            map.serialize_entry(le, c)?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
         }
         map.end()
     }
 }
+
+/// `(upper bound as text, cumulative count)`.
+type Buckets = Ordered<u64>;
 
 #[derive(Serialize)]
 struct Rates {
@@ -353,17 +357,7 @@ enum Entry {
 }
 
 /// One section's entries, sorted by key before serialization.
-struct Section(Vec<(String, Entry)>);
-
-impl Serialize for Section {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
-}
+type Section = Ordered<Entry>;
 
 #[derive(Serialize)]
 struct Document {
@@ -389,7 +383,7 @@ impl Collector {
     fn into_document(self) -> Document {
         let sorted = |mut v: Vec<(String, Entry)>| {
             v.sort_by(|a, b| a.0.cmp(&b.0));
-            Section(v)
+            Ordered(v)
         };
         Document {
             version: "4.0.0",
@@ -491,7 +485,7 @@ impl Visitor for Collector {
                 let entry = BucketEntry {
                     count: cumulative,
                     sum,
-                    buckets: Buckets(buckets),
+                    buckets: Ordered(buckets),
                     labels: l,
                 };
                 self.histograms.push((k, Entry::Buckets(entry)));
