@@ -30,3 +30,6 @@ pub mod interop;
 
 #[cfg(feature = "statsd")]
 pub mod statsd;
+
+// Crate-private protobuf wire writer shared by the binary encoders (see its docs).
+mod pbwire;
