@@ -87,8 +87,9 @@ impl<'a> Event<'a> {
     }
 
     /// Sends only a `rate` fraction of these events, marked `|@rate` so the daemon
-    /// scales them back up (ignored for gauges). Must be in (0, 1]; other values make
-    /// the event invalid (dropped and counted).
+    /// scales them back up (gauges are never sampled). Must be in (0, 1] for every kind;
+    /// other values (> 1, ≤ 0, NaN, ±∞) make the event invalid: dropped and counted,
+    /// never sent as rate 1.
     pub fn rate(mut self, rate: f64) -> Self {
         self.rate = rate;
         self

@@ -80,7 +80,8 @@ pub(crate) enum Invalid {
     NotFinite,
     /// A negative value for a type sent as `ms`, which Etsy rejects.
     Negative,
-    /// A sample rate that is NaN, ≤ 0, or too small to write without an exponent.
+    /// A sample rate outside (0, 1] (NaN, ±∞, ≤ 0, > 1), or too small to write without
+    /// an exponent.
     Rate,
 }
 
@@ -196,7 +197,7 @@ fn put_u64(mut v: u64, out: &mut NumBuf) {
 
 /// Formats a sample rate. Etsy reads it with `/^@([\d\.]+)/`, so no exponent is allowed.
 fn format_rate(rate: f64, out: &mut NumBuf) -> Result<(), Invalid> {
-    if rate.is_nan() || rate <= 0.0 {
+    if !(rate > 0.0 && rate <= 1.0) {
         return Err(Invalid::Rate);
     }
     write!(out, "{rate}").map_err(|_| Invalid::Rate)
@@ -294,8 +295,12 @@ pub(crate) fn write_line<'a, O: Out, L: Iterator<Item = (&'a str, &'a str)> + Cl
         return Err(Invalid::Negative);
     }
     let mut rate_buf = NumBuf::new();
-    // NaN goes to `format_rate` to be refused rather than silently omitted.
-    let with_rate = kind.sampled() && (rate < 1.0 || rate.is_nan());
+    // A rate outside (0, 1] is refused for every kind (the documented contract), even
+    // where a valid one is ignored (gauges): sent as rate 1 it would mis-scale counts.
+    if !(rate > 0.0 && rate <= 1.0) {
+        return Err(Invalid::Rate);
+    }
+    let with_rate = kind.sampled() && rate < 1.0;
     if with_rate {
         format_rate(rate, &mut rate_buf)?;
     }
@@ -469,6 +474,16 @@ mod tests {
             line(d, "x", &[], Num::Int(1), Kind::Count, 1e-300),
             Err(Invalid::Rate)
         );
+        // Above 1 or infinite: documented as dropped, never sent as rate 1.
+        for rate in [1.000_000_1, 2.0, f64::INFINITY, f64::NEG_INFINITY, -0.5] {
+            for kind in [Kind::Count, Kind::Timing, Kind::Gauge] {
+                assert_eq!(
+                    line(d, "x", &[], Num::Int(1), kind, rate),
+                    Err(Invalid::Rate),
+                    "{rate} {kind:?}"
+                );
+            }
+        }
         assert_eq!(
             line(d, "", &[], Num::Int(1), Kind::Count, 1.0).unwrap(),
             "_:1|c"

@@ -4,6 +4,13 @@
 //! refused as too long, invalid, or in a payload the transport failed to send — is added
 //! to the `dropped` counter, which can live in a registry as
 //! `tachometer_statsd_dropped_total` so the loss is itself monitored.
+//!
+//! Accounting is per unit, never per payload: a TCP write cut short delivers some units
+//! of a payload and not others, and only the ones not delivered are dropped (and, in
+//! reporter mode, sent again), so delivered + dropped = produced holds exactly. Units
+//! that a transport learns were lost only later (a UDP port-unreachable, an in-flight
+//! TCP unit whose connection failed) are counted when that becomes known; a reporter
+//! cannot send those again (see [`Delivery::lost_earlier`]).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -11,7 +18,7 @@ use std::sync::Arc;
 use tachometer_core::{Counter, Opts, Registry};
 
 use super::packer::Packer;
-use super::transport::Transport;
+use super::transport::{Delivery, Transport};
 use super::StatsdError;
 
 /// Name of the self-metric counting events that never reached the transport.
@@ -60,9 +67,11 @@ impl Stats {
 pub struct StatsdStats {
     /// Events that never reached the transport (queue full, invalid, oversize, send failed).
     pub dropped: u64,
-    /// Payloads the transport accepted.
+    /// Payloads the transport accepted whole.
     pub datagrams_sent: u64,
-    /// Payloads the transport refused (daemon down, timeout, backing off).
+    /// Payloads the transport refused in whole or in part (daemon down, timeout,
+    /// backing off), plus UDP datagrams the daemon's host refused afterwards (port
+    /// closed).
     pub send_errors: u64,
 }
 
@@ -82,17 +91,36 @@ fn deliver(
     stats: &Stats,
     log: &mut Option<Vec<(u64, bool)>>,
     payload: &[u8],
-    units: u64,
+    ends: &[usize],
 ) {
-    let sent = transport.send(payload).is_ok();
-    if sent {
-        stats.datagrams.fetch_add(1, Relaxed);
+    let Delivery {
+        units,
+        failed,
+        lost_earlier,
+    } = transport.send(payload, ends);
+    lost(stats, lost_earlier);
+    let (sent, unsent) = (units as u64, (ends.len() - units) as u64);
+    if failed {
+        stats.send_errors.fetch_add(1, Relaxed);
     } else {
+        stats.datagrams.fetch_add(1, Relaxed);
+    }
+    stats.dropped.increment(unsent);
+    if let Some(log) = log {
+        if sent > 0 {
+            log.push((sent, true));
+        }
+        if unsent > 0 {
+            log.push((unsent, false));
+        }
+    }
+}
+
+/// Counts units of earlier payloads that turned out lost (one refused payload).
+fn lost(stats: &Stats, units: u64) {
+    if units > 0 {
         stats.send_errors.fetch_add(1, Relaxed);
         stats.dropped.increment(units);
-    }
-    if let Some(log) = log {
-        log.push((units, sent));
     }
 }
 
@@ -120,7 +148,7 @@ impl Outbox {
             stats,
             log,
         } = self;
-        let mut send = |d: &[u8], n: u64| deliver(transport, stats, log, d, n);
+        let mut send = |d: &[u8], ends: &[usize]| deliver(transport, stats, log, d, ends);
         if packer.push(unit, &mut send).is_err() {
             stats.dropped.increment(1);
             if let Some(log) = log {
@@ -137,7 +165,8 @@ impl Outbox {
             stats,
             log,
         } = self;
-        packer.flush(&mut |d: &[u8], n: u64| deliver(transport, stats, log, d, n));
+        packer.flush(&mut |d: &[u8], ends: &[usize]| deliver(transport, stats, log, d, ends));
+        lost(stats, transport.poll());
     }
 
     /// Moves the recorded `(units, sent)` entries into `into`.
@@ -149,5 +178,13 @@ impl Outbox {
 
     pub(crate) fn stats(&self) -> &Stats {
         &self.stats
+    }
+}
+
+impl Drop for Outbox {
+    /// Settles what the transport still holds: an in-flight TCP unit is finished if the
+    /// daemon takes it within the write timeout, otherwise counted as dropped.
+    fn drop(&mut self) {
+        lost(&self.stats, self.transport.close());
     }
 }

@@ -6,12 +6,18 @@
 //! negative-gauge pair is pushed as one unit so UDP cannot reorder its halves. A unit
 //! longer than `max` cannot be sent without fragmentation, so it is refused and the
 //! caller counts it as dropped.
+//!
+//! The payload goes out with the end offset of every unit in it, so a transport that
+//! delivers only part of a payload (TCP after a partial write) can say exactly which
+//! units made it.
 
 /// Accumulates units into one payload.
 #[derive(Debug)]
 pub(crate) struct Packer {
     buf: Vec<u8>,
-    units: u64,
+    /// End offset (exclusive) of each unit in `buf`; its terminator (the `\n` separator,
+    /// or the transport's framing after the last unit) sits at that offset.
+    ends: Vec<usize>,
     max: usize,
 }
 
@@ -23,17 +29,18 @@ impl Packer {
     pub(crate) fn new(max: usize) -> Self {
         Self {
             buf: Vec::with_capacity(max),
-            units: 0,
+            // Every unit takes at least one byte plus a separator.
+            ends: Vec::with_capacity(max / 2 + 1),
             max,
         }
     }
 
-    /// Adds `unit`, first handing the current payload and its unit count to `send` if
-    /// `unit` would not fit after it.
+    /// Adds `unit`, first handing the current payload and its units' end offsets to
+    /// `send` if `unit` would not fit after it.
     pub(crate) fn push(
         &mut self,
         unit: &[u8],
-        send: &mut impl FnMut(&[u8], u64),
+        send: &mut impl FnMut(&[u8], &[usize]),
     ) -> Result<(), Oversize> {
         if unit.len() > self.max {
             return Err(Oversize);
@@ -45,16 +52,16 @@ impl Packer {
             self.buf.push(b'\n');
         }
         self.buf.extend_from_slice(unit);
-        self.units += 1;
+        self.ends.push(self.buf.len());
         Ok(())
     }
 
     /// Hands over whatever is pending.
-    pub(crate) fn flush(&mut self, send: &mut impl FnMut(&[u8], u64)) {
+    pub(crate) fn flush(&mut self, send: &mut impl FnMut(&[u8], &[usize])) {
         if !self.buf.is_empty() {
-            send(&self.buf, self.units);
+            send(&self.buf, &self.ends);
             self.buf.clear();
-            self.units = 0;
+            self.ends.clear();
         }
     }
 }
@@ -67,7 +74,12 @@ mod tests {
         let mut p = Packer::new(max);
         let mut out = Vec::new();
         let mut refused = 0;
-        let mut send = |d: &[u8], _n: u64| out.push(d.to_vec());
+        let mut send = |d: &[u8], ends: &[usize]| {
+            // Every unit ends where the payload ends or at a separator.
+            assert_eq!(ends.last(), Some(&d.len()));
+            assert!(ends[..ends.len() - 1].iter().all(|&e| d[e] == b'\n'));
+            out.push(d.to_vec());
+        };
         for u in units {
             if p.push(u, &mut send).is_err() {
                 refused += 1;

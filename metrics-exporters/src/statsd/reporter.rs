@@ -103,10 +103,12 @@ impl ReporterBuilder {
 /// buckets; the quantile gauges cover the histogram's sliding window. Use
 /// [`StatsdClient`](super::StatsdClient) to send every sample instead. Labels follow the
 /// [`Dialect`](super::Dialect). Each reporter keeps its own last-pushed totals, so
-/// several reporters (and scrapers) can share one registry. A delta whose payload the
-/// transport refused (daemon down, TCP reconnecting) is not forgotten: it is counted in
-/// `dropped` and included again in the next push, so an outage delays counts rather than
-/// losing them (as far as the transport can tell: UDP only reports refused ports).
+/// several reporters (and scrapers) can share one registry. A delta the transport did
+/// not send (daemon down, TCP reconnecting, the part of a TCP write after a timeout) is
+/// not forgotten: it is counted in `dropped` and included again in the next push, so an
+/// outage delays counts rather than losing them, and a delta that did go out is never
+/// sent twice. Losses learnt only afterwards — a UDP port-unreachable, a TCP line cut in
+/// half whose connection then failed — are counted in `dropped` but not resent.
 ///
 /// ```no_run
 /// use std::time::Duration;
