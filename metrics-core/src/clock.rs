@@ -110,10 +110,14 @@ impl ManualClock {
         Self::default()
     }
 
-    /// Moves time forward by `by`.
+    /// Moves time forward by `by`, stopping at `u64::MAX` nanoseconds.
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        self.nanos.fetch_add(by, Ordering::SeqCst);
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                Some(n.saturating_add(by))
+            });
     }
 
     /// Sets the absolute reading. Going backwards is ignored, keeping the clock monotonic.

@@ -27,7 +27,9 @@ impl Counter {
         Self::default()
     }
 
-    /// Adds `n`. The total wraps at `u64::MAX` (after 584 years at 1 GHz).
+    /// Adds `n`. The total never decreases: it is exact below 2^63 (292 years at 1 GHz)
+    /// and saturates at `u64::MAX` once any part of it reaches 2^63 (see `striped.rs`),
+    /// so `increment(u64::MAX)` reads `u64::MAX` from then on instead of wrapping.
     #[inline]
     pub fn increment(&self, n: u64) {
         self.cells.add(n);
@@ -95,14 +97,46 @@ mod tests {
         assert_eq!(a.get(), 5);
     }
 
+    #[test]
+    fn increments_near_u64_max_saturate_never_wrap() {
+        let c = Counter::new();
+        c.increment(u64::MAX);
+        assert_eq!(c.get(), u64::MAX);
+        c.increment(u64::MAX);
+        c.increment(1);
+        assert_eq!(c.get(), u64::MAX);
+        let c = Counter::new();
+        c.increment(5);
+        c.increment(u64::MAX - 4);
+        assert_eq!(c.get(), u64::MAX);
+    }
+
     proptest! {
+        #[test]
+        fn saturating_counter_never_decreases(ops in proptest::collection::vec(any::<u64>(), 0..50)) {
+            let c = Counter::new();
+            let mut model = 0u64;
+            for n in ops {
+                let before = c.get();
+                c.increment(n);
+                model = model.saturating_add(n);
+                prop_assert!(c.get() >= before);
+                // Exact below 2^63, saturated (u64::MAX) from there on.
+                if model < 1 << 63 {
+                    prop_assert_eq!(c.get(), model);
+                } else {
+                    prop_assert_eq!(c.get(), u64::MAX);
+                }
+            }
+        }
+
         #[test]
         fn counter_matches_model(ops in proptest::collection::vec(0u64..1_000_000, 0..200)) {
             let c = Counter::new();
             let mut model = 0u64;
             for n in ops {
                 c.increment(n);
-                model = model.wrapping_add(n);
+                model += n;
                 prop_assert_eq!(c.get(), model);
             }
         }

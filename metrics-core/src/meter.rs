@@ -9,6 +9,11 @@
 //! takes the (uncontended, `try_lock`) tick path. The events of an interval are not
 //! counted twice: the tick takes the difference between the striped count and the count
 //! at the previous tick.
+//!
+//! Clock readings are opaque `u64` nanoseconds, possibly from a custom clock that
+//! starts anywhere, even near `u64::MAX`: every computation on them saturates, so no
+//! reading can overflow (past `u64::MAX` time simply stops). The count saturates at
+//! `u64::MAX` (see [`Counter`](crate::Counter)).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -72,7 +77,7 @@ impl Meter {
         Self {
             core: Arc::new(Core {
                 count: Striped::default(),
-                next_tick: AtomicU64::new(start + TICK + 1),
+                next_tick: AtomicU64::new(start.saturating_add(TICK + 1)),
                 start,
                 ticks: Mutex::new(Ticks {
                     last_tick: start,
@@ -86,7 +91,7 @@ impl Meter {
         }
     }
 
-    /// Records `n` events.
+    /// Records `n` events. The count saturates at `u64::MAX` rather than wrapping.
     #[inline]
     pub fn mark(&self, n: u64) {
         let core = &*self.core;
@@ -119,7 +124,8 @@ impl Meter {
             return;
         }
         let total = core.count.sum();
-        let uncounted = total.wrapping_sub(ticks.counted);
+        // The count never decreases (it saturates), so this cannot underflow.
+        let uncounted = total.saturating_sub(ticks.counted);
         ticks.counted = total;
         let required = age / TICK;
         if required >= MAX_TICKS {
@@ -136,7 +142,8 @@ impl Meter {
             }
         }
         ticks.last_tick = now - age % TICK;
-        core.next_tick.store(ticks.last_tick + TICK + 1, Relaxed);
+        core.next_tick
+            .store(ticks.last_tick.saturating_add(TICK + 1), Relaxed);
     }
 
     /// Events marked so far.
@@ -194,7 +201,7 @@ pub struct MeterSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::clock::{Clock, ManualClock};
     use std::time::Duration;
 
     fn manual() -> (Meter, ManualClock) {
@@ -256,6 +263,45 @@ mod tests {
             "reset after {MAX_TICKS} idle ticks: {}",
             s.m15_rate
         );
+    }
+
+    #[test]
+    fn clock_near_u64_max_never_overflows() {
+        let clock = ManualClock::new();
+        clock.set(u64::MAX - TICK / 2);
+        let m = Meter::with_clock(ClockHandle::Custom(Arc::new(clock.clone())));
+        m.mark(1);
+        let _ = m.snapshot();
+        // Past the end of the clock's range: time stops at u64::MAX, nothing panics.
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(clock.now(), u64::MAX);
+        m.mark(2);
+        let s = m.snapshot();
+        assert_eq!(s.count, 3);
+        assert!(s.m1_rate.is_finite() && s.mean_rate.is_finite());
+        // Ticks every interval up to the last representable instant.
+        let clock = ManualClock::new();
+        clock.set(u64::MAX - 3 * TICK);
+        let m = Meter::with_clock(ClockHandle::Custom(Arc::new(clock.clone())));
+        for _ in 0..10 {
+            m.mark(5);
+            clock.advance(Duration::from_secs(2));
+            let _ = m.snapshot();
+        }
+        assert_eq!(m.count(), 50);
+    }
+
+    #[test]
+    fn count_saturates_instead_of_wrapping() {
+        let (m, clock) = manual();
+        m.mark(u64::MAX);
+        m.mark(1);
+        assert_eq!(m.count(), u64::MAX);
+        clock.advance(Duration::from_secs(6));
+        m.mark(u64::MAX);
+        let s = m.snapshot();
+        assert_eq!(s.count, u64::MAX);
+        assert!(s.m1_rate.is_finite() && s.m1_rate > 0.0);
     }
 
     #[test]

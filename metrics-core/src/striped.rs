@@ -12,6 +12,15 @@
 //! expecting the value its own add produced. Under contention another core has almost
 //! always changed the line in between, and the probe fails; alone, it succeeds. A false
 //! alarm only costs the cells' memory.
+//!
+//! Integer totals never wrap: they **saturate**. A cell that reaches [`SATURATED`]
+//! (2^63) is clamped back to it and the total then reads `u64::MAX` for good; below
+//! that, totals are exact (a sum of cells adds with saturation). Keeping the hot path a
+//! plain `fetch_add` needs headroom above 2^63: adds of 2^40 or more take a cold CAS
+//! loop, so a cell can only pass 2^63 by less than 2^40 per racing thread before the
+//! adder that passed it clamps it — and 2^23 racing threads (more than Linux's largest
+//! `pid_max`, 2^22) would still leave it below 2^64. [`add_saturating`] is the same rule for other
+//! monotonic atomics (the HDR lifetime sum).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -79,12 +88,71 @@ pub(crate) trait Addend: Copy {
 /// Probe for contention once per this many units added (a power of two).
 const PROBE_EVERY: u64 = 1024;
 
+/// A monotonic `u64` cell at or above this value is saturated: it reads as `u64::MAX`.
+pub(crate) const SATURATED: u64 = 1 << 63;
+/// Adds at least this large take the CAS path, keeping the `fetch_add` path from
+/// wrapping (see the module docs).
+const LARGE_ADD: u64 = 1 << 40;
+
+/// Adds `v` to a monotonic cell without ever wrapping; read it with [`saturated`].
+#[inline(always)]
+pub(crate) fn add_saturating(cell: &AtomicU64, v: u64) {
+    if v >= LARGE_ADD {
+        add_large(cell, v);
+        return;
+    }
+    let prev = cell.fetch_add(v, Relaxed);
+    if prev + v >= SATURATED {
+        clamp(cell);
+    }
+}
+
+/// The reading of a cell kept by [`add_saturating`].
+#[inline]
+pub(crate) fn saturated(bits: u64) -> u64 {
+    if bits >= SATURATED {
+        u64::MAX
+    } else {
+        bits
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn add_large(cell: &AtomicU64, v: u64) {
+    let mut cur = cell.load(Relaxed);
+    loop {
+        let next = cur.max(cur.saturating_add(v).min(SATURATED));
+        match cell.compare_exchange_weak(cur, next, Relaxed, Relaxed) {
+            Ok(_) => return,
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+/// Pulls a saturated cell back to [`SATURATED`] (it stays saturated), restoring the
+/// headroom that keeps `fetch_add` from wrapping.
+#[cold]
+#[inline(never)]
+fn clamp(cell: &AtomicU64) {
+    cell.fetch_min(SATURATED, Relaxed);
+}
+
 impl Addend for u64 {
     #[inline(always)]
     fn add_to_base(base: &AtomicU64, v: u64) -> BaseAdd {
+        if v >= LARGE_ADD {
+            add_large(base, v);
+            return BaseAdd::Done;
+        }
         let prev = base.fetch_add(v, Relaxed);
-        let next = prev.wrapping_add(v);
+        // No overflow: `prev` is below 2^63 plus less than 2^40 per racing adder.
+        let next = prev + v;
         if (prev ^ next) < PROBE_EVERY {
+            return BaseAdd::Done;
+        }
+        if next >= SATURATED {
+            clamp(base);
             return BaseAdd::Done;
         }
         match base.compare_exchange(next, next, Relaxed, Relaxed) {
@@ -94,17 +162,17 @@ impl Addend for u64 {
     }
     #[inline]
     fn add_bits(bits: u64, v: u64) -> u64 {
-        bits.wrapping_add(v)
+        bits.saturating_add(v)
     }
     fn from_sum(bits: u64) -> u64 {
-        bits
+        saturated(bits)
     }
     fn combine(a: u64, b: u64) -> u64 {
-        a.wrapping_add(b)
+        a.saturating_add(b)
     }
     #[inline]
     fn add_to_cell(cell: &AtomicU64, v: u64) {
-        cell.fetch_add(v, Relaxed);
+        add_saturating(cell, v);
     }
 }
 
@@ -138,8 +206,8 @@ impl Addend for f64 {
     }
 }
 
-/// A sum that scales under contention. `T` is `u64` (wrapping) or `f64`; both start
-/// at all-zero bits, which is `0` and `0.0`.
+/// A sum that scales under contention. `T` is `u64` (saturating at `u64::MAX`, see the
+/// module docs) or `f64`; both start at all-zero bits, which is `0` and `0.0`.
 #[derive(Debug)]
 pub(crate) struct Striped<T> {
     base: AtomicU64,
@@ -240,6 +308,60 @@ mod tests {
             t.join().unwrap();
         }
         assert_eq!(s.sum(), 1_600_000);
+    }
+
+    #[test]
+    fn integer_totals_saturate_and_never_go_backwards() {
+        // One huge add, then small ones, on the base cell.
+        let s = Striped::<u64>::default();
+        s.add(u64::MAX);
+        assert_eq!(s.sum(), u64::MAX);
+        for _ in 0..5000 {
+            s.add(1);
+            assert_eq!(s.sum(), u64::MAX);
+        }
+        // Small adds walking across 2^63: exact below, saturated from there on.
+        let s = Striped::<u64>::default();
+        s.add(SATURATED - 3 * LARGE_ADD);
+        let mut last = s.sum();
+        for _ in 0..8 {
+            s.add(LARGE_ADD - 1);
+            let now = s.sum();
+            assert!(now >= last, "{now} < {last}");
+            last = now;
+        }
+        assert_eq!(last, u64::MAX);
+        // Contended cells, each pushed past 2^63 by several threads.
+        let s = Arc::new(Striped::<u64>::default());
+        s.grow();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let mut last = 0;
+                    for i in 0..20_000u64 {
+                        s.add(if i % 1000 == 0 {
+                            u64::MAX / 3
+                        } else {
+                            LARGE_ADD - 1
+                        });
+                        let now = s.sum();
+                        assert!(now >= last, "{now} < {last}");
+                        last = now;
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.sum(), u64::MAX);
+        assert!(s
+            .cells
+            .get()
+            .unwrap()
+            .iter()
+            .all(|c| c.0.load(Relaxed) < SATURATED + 4 * LARGE_ADD));
     }
 
     #[test]

@@ -11,6 +11,11 @@
 //! sum stay monotonic, as Dropwizard's sliding-time-window reservoir and Prometheus
 //! summaries expect.
 //!
+//! The lifetime sum saturates instead of wrapping: it is exact below 2^63 and reads
+//! `u64::MAX` from there on (2^63 ns is 292 years of recorded time; a histogram whose
+//! range reaches `u64::MAX / 2` saturates on its third maximal value), so a `_sum`
+//! exported as a counter never goes backwards.
+//!
 //! Relative error: values are reported as the highest value equivalent to their bucket,
 //! which is within `1 / 2^ceil(log2(2 * 10^sigfig) - 1)` of the value: 0.78 % at the
 //! default 2 significant figures, 0.098 % at 3.
@@ -26,7 +31,7 @@ use parking_lot::Mutex;
 
 use crate::clock::ClockHandle;
 use crate::error::Error;
-use crate::striped::CachePadded;
+use crate::striped::{add_saturating, saturated, CachePadded};
 use layout::Layout;
 
 /// Shape and window of an HDR histogram.
@@ -162,9 +167,7 @@ impl HdrHistogram {
         let idx = core.layout.index_of(v);
         let w = core.current.load(Relaxed);
         core.windows[w][idx].fetch_add(1, Relaxed);
-        core.sum
-            .0
-            .fetch_add(v.min(core.layout.max_value()), Relaxed);
+        add_saturating(&core.sum.0, v.min(core.layout.max_value()));
     }
 
     /// Advances the ring past sub-windows whose time is over.
@@ -215,7 +218,7 @@ impl HdrHistogram {
         drop(rotation);
         HdrSnapshot {
             count: retired + live,
-            sum: core.sum.0.load(Relaxed),
+            sum: saturated(core.sum.0.load(Relaxed)),
             window,
         }
     }
@@ -245,6 +248,7 @@ impl HdrSnapshot {
     }
 
     /// Sum of all observations since creation (values above the range count as the top).
+    /// Never decreases: exact below 2^63, `u64::MAX` (saturated) from there on.
     #[must_use]
     pub fn sum(&self) -> u64 {
         self.sum
@@ -358,6 +362,33 @@ mod tests {
         assert_eq!(s.mean(), 999_834.5);
         assert_eq!(s.stddev(), 2_999_500.5);
         assert_eq!(s.sum(), 10_000_009);
+    }
+
+    #[test]
+    fn lifetime_sum_saturates_and_never_goes_backwards() {
+        let h = HdrHistogram::new(HdrConfig::default().range(1, u64::MAX / 2)).unwrap();
+        let top = h.core.layout.max_value();
+        let mut last = 0;
+        for _ in 0..5 {
+            h.record(u64::MAX / 2);
+            let s = h.snapshot();
+            assert!(s.sum() >= last, "{} < {last}", s.sum());
+            last = s.sum();
+        }
+        assert_eq!(h.snapshot().count(), 5);
+        assert_eq!(last, u64::MAX, "top value {top}");
+        // Hours in nanoseconds, the timer default: 5.1 M records used to wrap the sum.
+        let h = HdrHistogram::new(HdrConfig::default()).unwrap();
+        let hour = 3_600_000_000_000u64;
+        h.core.sum.0.store((1 << 63) - 3 * hour, Relaxed);
+        let mut last = h.snapshot().sum();
+        for _ in 0..10 {
+            h.record(hour);
+            let now = h.snapshot().sum();
+            assert!(now >= last, "{now} < {last}");
+            last = now;
+        }
+        assert_eq!(last, u64::MAX);
     }
 
     #[test]
