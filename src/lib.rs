@@ -20,7 +20,8 @@
 
 pub use tachometer_core::*;
 
-/// Exporters: Prometheus text and OpenMetrics, JSON, StatsD and the HTTP endpoint.
+/// Exporters: Prometheus text and OpenMetrics, JSON, StatsD, Pushgateway and remote-write
+/// push, and the HTTP endpoint.
 pub use tachometer_exporters as exporters;
 
 /// Tower middleware that times HTTP requests: [`tower::MetricsLayer`].

@@ -10,6 +10,7 @@
 //! | `statsd` | `statsd` | StatsD / DogStatsD push |
 //! | `negotiate` | `prometheus` | `Accept` / `Accept-Encoding` negotiation for `/metrics` |
 //! | `interop` | `prometheus-interop` | serve a `prometheus` crate registry from the same endpoint |
+//! | `push` | `pushgateway`, `remote-write` | push to a Pushgateway; Prometheus remote write 1.0 |
 
 #![deny(missing_docs)]
 
@@ -30,6 +31,9 @@ pub mod interop;
 
 #[cfg(feature = "statsd")]
 pub mod statsd;
+
+#[cfg(any(feature = "pushgateway", feature = "remote-write"))]
+pub mod push;
 
 // Crate-private protobuf wire writer shared by the binary encoders (see its docs).
 mod pbwire;

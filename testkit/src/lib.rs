@@ -1,7 +1,7 @@
 //! Test support shared by Tachometer's test suites (not published).
 //!
-//! * [`peer`]: find a real peer (promtool, prometheus, python's prometheus_client, the
-//!   npm StatsD daemon). When it is missing the test prints a clear `SKIP` line and
+//! * [`peer`]: find a real peer (promtool, prometheus, the Pushgateway, VictoriaMetrics,
+//!   python's prometheus_client, the npm StatsD daemon). When it is missing the test prints a clear `SKIP` line and
 //!   passes — unless `TACHOMETER_REQUIRE_PEERS=1`, which CI sets, where it fails.
 //! * [`free_port`], [`TempDir`], [`ChildGuard`]: tests that start a peer bind free
 //!   127.0.0.1 ports, keep their files in a directory removed on drop, and kill the peer
@@ -61,6 +61,29 @@ pub mod peer {
         let p = which("prometheus");
         if p.is_none() {
             peer_missing("prometheus server", "apt-get install -y prometheus");
+        }
+        p
+    }
+
+    /// The Prometheus Pushgateway, from Debian's `prometheus-pushgateway` package.
+    #[must_use]
+    pub fn pushgateway() -> Option<PathBuf> {
+        let p = which("prometheus-pushgateway").or_else(|| which("pushgateway"));
+        if p.is_none() {
+            peer_missing(
+                "prometheus-pushgateway",
+                "apt-get install -y prometheus-pushgateway",
+            );
+        }
+        p
+    }
+
+    /// Single-node VictoriaMetrics, from Debian's `victoria-metrics` package.
+    #[must_use]
+    pub fn victoria_metrics() -> Option<PathBuf> {
+        let p = which("victoria-metrics").or_else(|| which("victoria-metrics-prod"));
+        if p.is_none() {
+            peer_missing("victoria-metrics", "apt-get install -y victoria-metrics");
         }
         p
     }

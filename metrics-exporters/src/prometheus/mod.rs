@@ -60,6 +60,8 @@ pub mod escape;
 pub mod float;
 mod line;
 mod openmetrics;
+#[cfg(feature = "remote-write")]
+pub(crate) mod samples;
 mod series;
 mod text;
 
