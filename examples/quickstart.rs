@@ -1,22 +1,23 @@
 //! Tachometer in one file: an axum service whose handlers are timed with `#[timed]`,
-//! wrapped in the tower [`MetricsLayer`], with `/metrics` (Prometheus/OpenMetrics) and
-//! `/metrics.json` mounted next to the app.
+//! wrapped in the tower [`MetricsLayer`], with `/metrics` (Prometheus/OpenMetrics),
+//! `/metrics.json` and the live page `/metrics/ui` mounted next to the app.
 //!
 //! ```text
 //! cargo run --example quickstart                 # http://127.0.0.1:3000, until Ctrl-C
 //! cargo run --example quickstart -- --port 0     # any free port (printed)
+//! cargo run --example quickstart -- --traffic 40 # keep sending itself 40 requests/s
 //! cargo run --example quickstart -- --once       # print /metrics after the burst and exit
 //! ```
 //!
 //! On start it sends itself a short burst of traffic, so there is something to look at
-//! right away, then prints the URLs to curl and what it measured per route.
+//! right away, then prints the URLs to curl or open and what it measured per route.
 //!
 //! Everything records into the process-wide registry (`tachometer::global()`), which is
 //! what `#[timed]`, `MetricsLayer::new()` and `MetricsService::global()` use by default.
 
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -37,9 +38,11 @@ use tachometer::{timed, Descriptor, Labels, Value, Visitor};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
-const USAGE: &str = "usage: quickstart [--port N] [--once]
-  --port N   listen on 127.0.0.1:N (default 3000; 0 picks a free port)
-  --once     print /metrics after the traffic burst and exit";
+const USAGE: &str = "usage: quickstart [--port N] [--traffic RPS] [--once]
+  --port N        listen on 127.0.0.1:N (default 3000; 0 picks a free port)
+  --traffic RPS   after the burst, keep sending itself RPS requests per second
+                  (users, slow calls, a flaky route that fails 1 call in 8, 404s)
+  --once          print /metrics after the traffic burst and exit";
 
 /// Command-line options.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,8 @@ pub struct Options {
     pub port: u16,
     /// Print `/metrics` after the burst and exit instead of serving.
     pub once: bool,
+    /// Requests per second of synthetic traffic while serving (0: none).
+    pub traffic: u32,
 }
 
 impl Options {
@@ -56,6 +61,7 @@ impl Options {
         let mut opts = Options {
             port: 3000,
             once: false,
+            traffic: 0,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -68,6 +74,18 @@ impl Options {
                     opts.port = value.parse().map_err(|_| {
                         format!("--port takes a number from 0 to 65535, not {value:?}")
                     })?;
+                }
+                "--traffic" => {
+                    let value = args
+                        .next()
+                        .ok_or("--traffic needs a value, e.g. --traffic 40")?;
+                    opts.traffic = value
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=10_000).contains(n))
+                        .ok_or_else(|| {
+                            format!("--traffic takes requests per second from 1 to 10000, not {value:?}")
+                        })?;
                 }
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format!("unknown argument {other:?}")),
@@ -111,15 +129,33 @@ fn main() -> ExitCode {
 /// Starts the service, sends the burst, reports, then serves until Ctrl-C (or, with
 /// `once`, prints `/metrics` and returns).
 pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), BoxError> {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    run_until(opts, out, ctrl_c).await
+}
+
+/// [`run`], serving until `stop` resolves instead of until Ctrl-C.
+pub async fn run_until(
+    opts: Options,
+    out: &mut impl Write,
+    stop_serving: impl Future<Output = ()>,
+) -> Result<(), BoxError> {
+    let metrics = MetricsService::global();
     let app = Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))
         .route("/slow", get(slow))
+        .route("/flaky", get(flaky))
         // Times every route above and the 404 fallback. Added before the metrics
-        // routes, so scrapes do not show up in the request metrics.
+        // routes, so scrapes (and the live page's polls) do not show up in the request
+        // metrics.
         .layer(MetricsLayer::new()?)
-        .route_service("/metrics", MetricsService::global())
-        .route_service("/metrics.json", MetricsService::global());
+        .route_service("/metrics", metrics.clone())
+        .route_service("/metrics.json", metrics.clone())
+        // The live page and the JSON it polls once a second.
+        .route_service("/metrics/ui", metrics.clone())
+        .route_service("/metrics/ui.json", metrics);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
@@ -153,9 +189,20 @@ pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), BoxError> {
         for path in ["/users/42", "/slow", "/metrics", "/metrics.json"] {
             writeln!(out, "  curl http://{addr}{path}")?;
         }
+        writeln!(
+            out,
+            "  open http://{addr}/metrics/ui    (live metrics page, in a browser)"
+        )?;
+        let traffic = (opts.traffic > 0).then(|| tokio::spawn(traffic(addr, opts.traffic)));
+        if opts.traffic > 0 {
+            writeln!(out, "\nsending itself {} requests/s", opts.traffic)?;
+        }
         writeln!(out, "\nserving until Ctrl-C")?;
         out.flush()?;
-        tokio::signal::ctrl_c().await?;
+        stop_serving.await;
+        if let Some(traffic) = traffic {
+            traffic.abort();
+        }
     }
 
     // Let in-flight requests finish, but do not wait on idle keep-alive connections
@@ -170,7 +217,7 @@ pub async fn run(opts: Options, out: &mut impl Write) -> Result<(), BoxError> {
 }
 
 async fn index() -> &'static str {
-    "tachometer quickstart: try /users/42, /slow, /metrics, /metrics.json\n"
+    "tachometer quickstart: try /users/42, /slow, /flaky, /metrics, /metrics.json, /metrics/ui\n"
 }
 
 /// Users 1 to 1000 exist; others are 404 (still the `/users/{id}` route).
@@ -191,6 +238,52 @@ async fn slow() -> String {
     let ms = 10 + n * 37 % 61;
     tokio::time::sleep(Duration::from_millis(ms)).await;
     format!("waited {ms} ms\n")
+}
+
+/// Fails one call in eight with a 500, to give the error ratio something to show.
+#[timed]
+async fn flaky() -> Result<&'static str, StatusCode> {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    if CALLS.fetch_add(1, Ordering::Relaxed) % 8 == 7 {
+        Err(StatusCode::INTERNAL_SERVER_ERROR)
+    } else {
+        Ok("fine this time\n")
+    }
+}
+
+/// `--traffic`: `rps` requests per second until aborted, at most 64 in flight (a
+/// tick is skipped while that many are outstanding).
+async fn traffic(addr: SocketAddr, rps: u32) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rps);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    loop {
+        tick.tick().await;
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            continue;
+        };
+        // xorshift: a varied but reproducible mix of paths.
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let path = match seed % 100 {
+            0..=64 => format!("/users/{}", 1 + (seed >> 8) % 1100),
+            65..=79 => "/slow".to_owned(),
+            80..=94 => "/flaky".to_owned(),
+            _ => "/no/such/page".to_owned(),
+        };
+        let client = client.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            if let Ok(uri) = format!("http://{addr}{path}").parse() {
+                if let Ok(response) = client.get(uri).await {
+                    let _ = response.into_body().collect().await;
+                }
+            }
+        });
+    }
 }
 
 /// The warm-up traffic: found and missing users, slow calls and unknown paths.

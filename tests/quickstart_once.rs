@@ -20,6 +20,7 @@ async fn once_prints_the_request_histogram_with_route_templates() {
             Options {
                 port: 0,
                 once: true,
+                traffic: 0,
             },
             &mut out,
         ),
@@ -80,14 +81,16 @@ fn arguments() {
         parse(&[]),
         Ok(Some(Options {
             port: 3000,
-            once: false
+            once: false,
+            traffic: 0,
         }))
     );
     assert_eq!(
         parse(&["--port", "0", "--once"]),
         Ok(Some(Options {
             port: 0,
-            once: true
+            once: true,
+            traffic: 0,
         }))
     );
     assert_eq!(parse(&["--help"]), Ok(None));
@@ -95,6 +98,13 @@ fn arguments() {
     assert!(parse(&["--port", "99999"])
         .unwrap_err()
         .contains("0 to 65535"));
+    assert_eq!(
+        parse(&["--traffic", "40"]).map(|o| o.map(|o| o.traffic)),
+        Ok(Some(40))
+    );
+    assert!(parse(&["--traffic", "0"])
+        .unwrap_err()
+        .contains("1 to 10000"));
     assert!(parse(&["--verbose"])
         .unwrap_err()
         .contains("unknown argument"));

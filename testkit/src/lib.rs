@@ -105,6 +105,21 @@ pub mod peer {
         py
     }
 
+    /// Chromium for the live page's browser tests: `$TACHOMETER_CHROMIUM`, else
+    /// `chromium` (Debian's package) or `chromium-browser` on PATH.
+    #[must_use]
+    pub fn chromium() -> Option<PathBuf> {
+        let p = std::env::var_os("TACHOMETER_CHROMIUM")
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+            .or_else(|| which("chromium"))
+            .or_else(|| which("chromium-browser"));
+        if p.is_none() {
+            peer_missing("chromium", "apt-get install -y chromium");
+        }
+        p
+    }
+
     /// `(node, path to statsd's stats.js)`: `$TACHOMETER_STATSD_JS`, or
     /// `node_modules/statsd/stats.js` at the workspace root (`npm install statsd@0.9`).
     #[must_use]
@@ -154,6 +169,27 @@ pub fn wait_for_tcp(addr: SocketAddr, timeout: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// PIDs of running processes whose command line contains `needle` (read from
+/// `/proc`; empty where there is no `/proc`). Tests use it to prove that a peer which
+/// forks helpers (Chromium) left nothing behind.
+#[must_use]
+pub fn pids_mentioning(needle: &str) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let me = std::process::id();
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmd| {
+                cmd.windows(needle.len().max(1))
+                    .any(|w| w == needle.as_bytes())
+            })
+        })
+        .collect()
 }
 
 /// A temporary directory removed (recursively) on drop.
@@ -212,6 +248,21 @@ impl ChildGuard {
     /// Whether the child has exited (reaping it if so).
     pub fn has_exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits up to `timeout` for the child to exit; its exit status, or `None` if it
+    /// is still running (it is then killed when the guard drops).
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub struct ServerBuilder {
     max_connections: usize,
     header_read_timeout: Duration,
     shutdown_timeout: Duration,
+    ui: bool,
     #[cfg(feature = "prometheus-interop")]
     interop: Option<::prometheus::Registry>,
 }
@@ -53,6 +54,7 @@ impl Default for ServerBuilder {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            ui: true,
             #[cfg(feature = "prometheus-interop")]
             interop: None,
         }
@@ -95,6 +97,14 @@ impl ServerBuilder {
     /// connections (default 10 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Whether to serve the live metrics page at `/metrics/ui` and its data at
+    /// `/metrics/ui.json` (default on; same auth as `/metrics`). See
+    /// [`ui`](super::ui).
+    pub fn ui(mut self, enabled: bool) -> Self {
+        self.ui = enabled;
         self
     }
 
@@ -145,6 +155,7 @@ impl ServerBuilder {
         if let Some(auth) = self.auth {
             service = service.auth(auth);
         }
+        service = service.ui(self.ui);
         #[cfg(feature = "prometheus-interop")]
         if let Some(theirs) = self.interop {
             service = service.prometheus_registry(theirs);

@@ -1,4 +1,5 @@
-//! The HTTP endpoint: `/metrics` (Prometheus text or OpenMetrics) and `/metrics.json`.
+//! The HTTP endpoint: `/metrics` (Prometheus text or OpenMetrics), `/metrics.json`, and
+//! the live metrics page `/metrics/ui` (see [`ui`]).
 //!
 //! Why a server of our own rather than only a handler: most programs that want metrics
 //! do not otherwise run an HTTP server, or run one whose routes, auth and middleware
@@ -35,6 +36,7 @@ mod error;
 mod handle;
 mod run;
 mod service;
+pub mod ui;
 
 pub use auth::{Auth, AuthError};
 pub use builder::{
@@ -42,7 +44,7 @@ pub use builder::{
 };
 pub use error::{ServeError, ShutdownError};
 pub use handle::Server;
-pub use service::{MetricsResponse, MetricsService, MetricsServiceBuilder};
+pub use service::{MetricsResponse, MetricsService, MetricsServiceBuilder, DEFAULT_UI_PATH};
 
 /// Serves the [`global`](tachometer_core::global) registry on `addr` with default
 /// options (see [`ServerBuilder`]) and returns at once.

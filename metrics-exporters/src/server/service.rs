@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::future::{ready, Ready};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -21,7 +21,10 @@ use flate2::Compression;
 use http::header::{
     HeaderMap, HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CACHE_CONTROL,
 };
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, VARY, WWW_AUTHENTICATE};
+use http::header::{
+    CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, VARY,
+    WWW_AUTHENTICATE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use tachometer_core::Registry;
@@ -34,13 +37,16 @@ use crate::negotiate::{accepts_gzip, negotiate_format};
 pub type MetricsResponse = Response<Full<Bytes>>;
 
 /// Answers `GET /metrics` (Prometheus text 0.0.4 or OpenMetrics, as negotiated from
-/// `Accept`, gzip when `Accept-Encoding` allows) and `GET /metrics.json` (Dropwizard
-/// metrics-json shape; `?pretty=true` indents). Other paths get 404, other methods 405
+/// `Accept`, gzip when `Accept-Encoding` allows), `GET /metrics.json` (Dropwizard
+/// metrics-json shape; `?pretty=true` indents) and, unless turned off with
+/// `MetricsServiceBuilder::ui(false)`, the live page `GET /metrics/ui` and its data
+/// `GET /metrics/ui.json` (see [`ui`](super::ui)). Other paths get 404, other methods 405
 /// (`HEAD` is answered like `GET`, without a body).
 ///
 /// Cheap to clone (an `Arc`). In an axum router, mount it per path:
 /// `Router::new().route_service("/metrics", svc.clone()).route_service("/metrics.json", svc)`
-/// (axum passes the full path through `route_service`, so the default paths match).
+/// (axum passes the full path through `route_service`, so the default paths match;
+/// mount `/metrics/ui` and `/metrics/ui.json` the same way for the page).
 /// A `prometheus` crate registry added with `MetricsServiceBuilder::prometheus_registry`
 /// (feature `prometheus-interop`) appears on the text endpoint only; the JSON document covers our registry.
 ///
@@ -71,11 +77,14 @@ struct Inner {
     json: JsonOptions,
     metrics_path: Box<str>,
     json_path: Box<str>,
+    /// The page's path and its data path (`<page>.json`); `None` when turned off.
+    ui: Option<(Box<str>, Box<str>)>,
     #[cfg(feature = "prometheus-interop")]
     interop: Option<::prometheus::Registry>,
     /// Size of the last rendered body, so the next one starts with enough capacity.
     text_hint: AtomicUsize,
     json_hint: AtomicUsize,
+    ui_hint: AtomicUsize,
 }
 
 /// Configures a [`MetricsService`]; start with [`MetricsService::builder`].
@@ -87,6 +96,7 @@ pub struct MetricsServiceBuilder {
     json: JsonOptions,
     metrics_path: String,
     json_path: String,
+    ui_path: Option<String>,
     #[cfg(feature = "prometheus-interop")]
     interop: Option<::prometheus::Registry>,
 }
@@ -117,6 +127,25 @@ impl MetricsServiceBuilder {
         self
     }
 
+    /// Whether to serve the live metrics page and its data (default on): the page at
+    /// [`ui_path`](Self::ui_path) and its JSON at the same path plus `.json`, both
+    /// behind the same auth as `/metrics`. See [`ui`](super::ui).
+    pub fn ui(mut self, enabled: bool) -> Self {
+        self.ui_path = enabled.then(|| {
+            self.ui_path
+                .take()
+                .unwrap_or_else(|| DEFAULT_UI_PATH.to_owned())
+        });
+        self
+    }
+
+    /// The path of the live metrics page (default `/metrics/ui`; its data is served at
+    /// this path plus `.json`). Turns the page on.
+    pub fn ui_path(mut self, path: impl Into<String>) -> Self {
+        self.ui_path = Some(path.into());
+        self
+    }
+
     /// Also serves the families of a `prometheus` crate registry on the text endpoint,
     /// after ours (see [`interop`](crate::interop)).
     #[cfg(feature = "prometheus-interop")]
@@ -135,10 +164,15 @@ impl MetricsServiceBuilder {
                 json: self.json,
                 metrics_path: self.metrics_path.into(),
                 json_path: self.json_path.into(),
+                ui: self.ui_path.map(|page| {
+                    let data = format!("{page}.json").into_boxed_str();
+                    (page.into_boxed_str(), data)
+                }),
                 #[cfg(feature = "prometheus-interop")]
                 interop: self.interop,
                 text_hint: AtomicUsize::new(4096),
                 json_hint: AtomicUsize::new(4096),
+                ui_hint: AtomicUsize::new(4096),
             }),
         }
     }
@@ -165,6 +199,7 @@ impl MetricsService {
             json: JsonOptions::default(),
             metrics_path: "/metrics".to_owned(),
             json_path: "/metrics.json".to_owned(),
+            ui_path: Some(DEFAULT_UI_PATH.to_owned()),
             #[cfg(feature = "prometheus-interop")]
             interop: None,
         }
@@ -175,12 +210,16 @@ impl MetricsService {
     pub fn respond<B>(&self, req: &Request<B>) -> MetricsResponse {
         let inner = &*self.inner;
         let path = req.uri().path();
-        let json = if path == &*inner.metrics_path {
-            false
+        let endpoint = if path == &*inner.metrics_path {
+            Endpoint::Text
         } else if path == &*inner.json_path {
-            true
+            Endpoint::Json
         } else {
-            return plain(StatusCode::NOT_FOUND, "not found\n");
+            match &inner.ui {
+                Some((page, _)) if path == &**page => Endpoint::Page,
+                Some((_, data)) if path == &**data => Endpoint::UiData,
+                _ => return plain(StatusCode::NOT_FOUND, "not found\n"),
+            }
         };
         if let Some(auth) = &inner.auth {
             let header = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
@@ -201,6 +240,12 @@ impl MetricsService {
             return res;
         }
         let gzip = accepts_gzip(joined(req.headers(), ACCEPT_ENCODING).as_deref());
+        let json = match endpoint {
+            Endpoint::Page => return page_response(gzip),
+            Endpoint::UiData => return self.ui_data_response(gzip),
+            Endpoint::Json => true,
+            Endpoint::Text => false,
+        };
         let (body, content_type) = if json {
             let pretty = query_flag(req.uri().query(), "pretty");
             (
@@ -259,6 +304,33 @@ impl MetricsService {
         out
     }
 
+    /// The live page's data: compact JSON, never cached.
+    fn ui_data_response(&self, gzip: bool) -> MetricsResponse {
+        let inner = &*self.inner;
+        let mut body = String::with_capacity(inner.ui_hint.load(Ordering::Relaxed));
+        super::ui::encode(&inner.registry, super::ui::DEFAULT_UI_MAX_SERIES, &mut body);
+        inner
+            .ui_hint
+            .store(body.len() + body.len() / 8, Ordering::Relaxed);
+        let mut res = Response::new(Full::new(Bytes::new()));
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("must-revalidate,no-cache,no-store"),
+        );
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        let body = if gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            gzip_bytes(body.as_bytes())
+        } else {
+            Bytes::from(body)
+        };
+        *res.body_mut() = Full::new(body);
+        res
+    }
+
     fn render_json(&self, pretty: bool) -> String {
         let inner = &*self.inner;
         let mut out = String::with_capacity(inner.json_hint.load(Ordering::Relaxed));
@@ -283,6 +355,47 @@ impl<B> tower_service::Service<Request<B>> for MetricsService {
     fn call(&mut self, req: Request<B>) -> Self::Future {
         ready(Ok(self.respond(&req)))
     }
+}
+
+/// Which endpoint a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Text,
+    Json,
+    Page,
+    UiData,
+}
+
+/// The default path of the live metrics page.
+pub const DEFAULT_UI_PATH: &str = "/metrics/ui";
+
+/// The live page: static, so its gzip is computed once per process.
+fn page_response(gzip: bool) -> MetricsResponse {
+    static PAGE_GZ: OnceLock<Bytes> = OnceLock::new();
+    let mut res = Response::new(Full::new(Bytes::new()));
+    let headers = res.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Ok(csp) = HeaderValue::from_str(super::ui::content_security_policy()) {
+        headers.insert(CONTENT_SECURITY_POLICY, csp);
+    }
+    let body = if gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        PAGE_GZ
+            .get_or_init(|| gzip_at(super::ui::PAGE.as_bytes(), Compression::best()))
+            .clone()
+    } else {
+        Bytes::from_static(super::ui::PAGE.as_bytes())
+    };
+    *res.body_mut() = Full::new(body);
+    res
 }
 
 fn plain(status: StatusCode, body: &'static str) -> MetricsResponse {
@@ -330,7 +443,11 @@ fn query_flag(query: Option<&str>, key: &str) -> bool {
 /// Gzips `data` at the fastest level: scrapes repeat every few seconds, text
 /// exposition compresses ~10x even at level 1, and higher levels mostly burn CPU.
 fn gzip_bytes(data: &[u8]) -> Bytes {
-    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), Compression::fast());
+    gzip_at(data, Compression::fast())
+}
+
+fn gzip_at(data: &[u8], level: Compression) -> Bytes {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 6 + 64), level);
     // Writing into a Vec cannot fail.
     let _ = enc.write_all(data);
     Bytes::from(enc.finish().unwrap_or_default())
