@@ -14,8 +14,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use measured::text::BufferedTextEncoder;
 use measured::{CounterVec, LabelGroup, MetricGroup};
-use tachometer_core::{Opts, Registry};
-use tachometer_exporters::prometheus::{Encoder, Format};
+use tachometer::exporters::prometheus::{Encoder, Format};
+use tachometer::{Opts, Registry};
 
 /// Number of series every contender renders.
 const SERIES: usize = 10_000;

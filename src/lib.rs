@@ -17,18 +17,41 @@
 //! ```
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use tachometer_core::*;
 
-/// Exporters: Prometheus text and OpenMetrics, JSON, StatsD, Pushgateway and remote-write
-/// push, and the HTTP endpoint.
+/// Exporters: Prometheus text and OpenMetrics (feature `prometheus`), JSON (`json`),
+/// StatsD (`statsd`), Pushgateway (`pushgateway`) and remote-write (`remote-write`) push,
+/// and the HTTP endpoint (`server`); each module is present only with its feature.
+#[cfg(any(
+    feature = "prometheus",
+    feature = "json",
+    feature = "server",
+    feature = "statsd",
+    feature = "pushgateway",
+    feature = "remote-write"
+))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(
+        feature = "prometheus",
+        feature = "json",
+        feature = "server",
+        feature = "statsd",
+        feature = "pushgateway",
+        feature = "remote-write"
+    )))
+)]
 pub use tachometer_exporters as exporters;
 
 /// Tower middleware that times HTTP requests: [`tower::MetricsLayer`].
 #[cfg(feature = "tower")]
-pub use tachometer_core::tower;
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub use tachometer_tower as tower;
 
 #[cfg(feature = "macros")]
+#[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use tachometer_macros::{counted, counter, gauge, histogram, meter, metered, timed, timer};
 
 /// Runtime support for the macros' generated code; not a public API.
@@ -41,9 +64,11 @@ pub mod __private;
 /// line: `tachometer::serve("127.0.0.1:9000")?`. See [`exporters::server`] for the
 /// builder ([`Server::builder`]) and for mounting [`MetricsService`] in axum.
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use tachometer_exporters::server::serve;
 
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub use tachometer_exporters::server::{MetricsService, Server};
 
 /// The README's Rust examples, compiled and run as doctests.

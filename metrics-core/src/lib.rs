@@ -30,6 +30,7 @@
 //! ```
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
 mod counter;
@@ -45,8 +46,6 @@ mod metric;
 mod registry;
 mod striped;
 mod timer;
-#[cfg(feature = "tower")]
-pub mod tower;
 mod visit;
 
 pub use clock::{Clock, ManualClock, SystemClock};

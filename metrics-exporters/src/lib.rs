@@ -13,6 +13,7 @@
 //! | `push` | `pushgateway`, `remote-write` | push to a Pushgateway; Prometheus remote write 1.0 |
 
 #![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "prometheus")]
 pub mod prometheus;

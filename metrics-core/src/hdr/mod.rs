@@ -317,6 +317,11 @@ impl HdrSnapshot {
 
     /// The window in HdrHistogram's V2 binary encoding (what `HistogramLogProcessor` and
     /// the other HdrHistogram ports read), e.g. to ship raw latency distributions.
+    ///
+    /// Needs the `hdr-serialization` feature (on by default in `tachometer`), which
+    /// enables `hdrhistogram`'s encoder and its `flate2`, `nom` and `base64` dependencies.
+    #[cfg(feature = "hdr-serialization")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "hdr-serialization")))]
     pub fn window_v2_bytes(&self) -> Result<Vec<u8>, Error> {
         use hdrhistogram::serialization::Serializer as _;
         let mut out = Vec::new();
@@ -392,6 +397,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "hdr-serialization")]
     fn v2_serialization_round_trips() {
         use hdrhistogram::serialization::Deserializer;
         let h = HdrHistogram::new(HdrConfig::default()).unwrap();

@@ -13,12 +13,12 @@ use super::classify::{Classifier, DefaultClassifier, RequestView};
 use super::future::ResponseFuture;
 use super::record::{is_grpc, Recording};
 use super::{ACTIVE_REQUESTS, GRPC_DURATION, REQUEST_DURATION};
-use crate::desc::{Opts, Unit};
-use crate::error::Error;
-use crate::family::Family;
-use crate::gauge::Gauge;
-use crate::histogram::{Buckets, Histogram};
-use crate::registry::{global, Registry};
+use tachometer_core::Error;
+use tachometer_core::Family;
+use tachometer_core::Gauge;
+use tachometer_core::{global, Registry};
+use tachometer_core::{Buckets, Histogram};
+use tachometer_core::{Opts, Unit};
 
 /// What every clone of a layer and its services shares.
 pub(crate) struct Shared<C> {
@@ -44,8 +44,8 @@ pub fn default_buckets() -> Buckets {
 /// for the metrics it records.
 ///
 /// ```
-/// use tachometer_core::tower::MetricsLayer;
-/// use tachometer_core::Registry;
+/// use tachometer::tower::MetricsLayer;
+/// use tachometer::Registry;
 /// let registry = Registry::new();
 /// let layer = MetricsLayer::builder().registry(&registry).build().unwrap();
 /// // axum: Router::new().route(..).layer(layer)

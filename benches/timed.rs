@@ -1,7 +1,7 @@
 //! Per-call cost of the macros against the bare function and against hand-written
 //! timing with the `metrics` crate (`Instant` + `histogram!`), in one criterion run.
 //!
-//! `cargo bench -p tachometer-macros --bench timed`
+//! `cargo bench -p tachometer-benches --bench timed`
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -64,7 +64,7 @@ impl<'a> RequestView<'a> {
 /// `Fn(&RequestView<'_>) -> Route` is a classifier that replaces the route alone.
 ///
 /// ```
-/// use tachometer_core::tower::{Classifier, MetricsLayer, RequestView, Route};
+/// use tachometer::tower::{Classifier, MetricsLayer, RequestView, Route};
 /// // A plain tower stack that knows its own routes.
 /// let classify = |req: &RequestView<'_>| match req.uri().path() {
 ///     "/health" => Route::from_static("/health"),
@@ -72,7 +72,7 @@ impl<'a> RequestView<'a> {
 ///     _ => Route::UNMATCHED,
 /// };
 /// let layer = MetricsLayer::builder()
-///     .registry(&tachometer_core::Registry::new())
+///     .registry(&tachometer::Registry::new())
 ///     .classifier(classify)
 ///     .build()
 ///     .unwrap();

@@ -34,7 +34,7 @@ pub const GRPC_STATUS_MISSING: &str = "missing";
 /// RFC 9110 and RFC 5789, [`OTHER_METHOD`] for anything else.
 ///
 /// ```
-/// use tachometer_core::tower::method_label;
+/// use tachometer::tower::method_label;
 /// assert_eq!(method_label(&http::Method::GET), "GET");
 /// assert_eq!(method_label(&http::Method::from_bytes(b"PROPFIND").unwrap()), "_OTHER");
 /// ```
@@ -72,7 +72,7 @@ const STATUS_DIGITS: [u8; 2700] = {
 /// The `http_response_status_code` label value: the three-digit code.
 ///
 /// ```
-/// use tachometer_core::tower::status_label;
+/// use tachometer::tower::status_label;
 /// assert_eq!(status_label(http::StatusCode::NOT_FOUND), "404");
 /// ```
 #[must_use]
@@ -93,7 +93,7 @@ pub const GRPC_STATUS_OTHER: &str = "_OTHER";
 /// `"16"` for the codes gRPC defines, [`GRPC_STATUS_OTHER`] for anything else.
 ///
 /// ```
-/// use tachometer_core::tower::grpc_status_label;
+/// use tachometer::tower::grpc_status_label;
 /// assert_eq!(grpc_status_label(b"5"), "5");
 /// assert_eq!(grpc_status_label(b"42"), "_OTHER");
 /// ```

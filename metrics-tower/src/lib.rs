@@ -41,9 +41,9 @@
 //! ```
 //! # #[cfg(feature = "axum")] {
 //! use axum::{routing::get, Router};
-//! use tachometer_core::tower::MetricsLayer;
+//! use tachometer::tower::MetricsLayer;
 //!
-//! let layer = MetricsLayer::builder().registry(&tachometer_core::Registry::new()).build().unwrap();
+//! let layer = MetricsLayer::builder().registry(&tachometer::Registry::new()).build().unwrap();
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(|| async { "a user" }))
 //!     .layer(layer) // times /users/{id} and the 404 fallback
@@ -74,8 +74,8 @@
 //! ```
 //! use std::convert::Infallible;
 //! use http_body_util::{BodyExt, Full};
-//! use tachometer_core::tower::{MetricsLayer, RequestView, Route};
-//! use tachometer_core::Registry;
+//! use tachometer::tower::{MetricsLayer, RequestView, Route};
+//! use tachometer::Registry;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
 //! let registry = Registry::new();
@@ -96,6 +96,9 @@
 //! assert_eq!(series.snapshot().count, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod classify;

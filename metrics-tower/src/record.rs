@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderValue};
 
 use super::labels::{grpc_status_label, Route, CANCELLED_STATUS, GRPC_STATUS_MISSING};
 use super::layer::Shared;
-use crate::gauge::Gauge;
+use tachometer_core::Gauge;
 
 pub(crate) struct Recording<C> {
     pub(crate) shared: Arc<Shared<C>>,
