@@ -24,7 +24,7 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, OnceLock};
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 use crate::counter::Counter;
 use crate::desc::Descriptor;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
+use crate::sync::RwLock;
 
 /// An `i64` value that can be set, incremented and decremented (queue depth, sessions).
 ///

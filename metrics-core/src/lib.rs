@@ -45,6 +45,7 @@ mod meter;
 mod metric;
 mod registry;
 mod striped;
+mod sync;
 mod timer;
 mod visit;
 

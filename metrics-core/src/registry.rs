@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use parking_lot::RwLock;
+use crate::sync::RwLock;
 
 use crate::clock::{Clock, ClockHandle};
 use crate::counter::{Counter, FloatCounter};
