@@ -316,9 +316,10 @@ async fn live_page_shows_routes_counts_charts_and_escaped_labels() {
     assert!(!dom.contains("pwned</title>"), "injected script ran");
 }
 
-/// 1,000 series: the page draws only what is on screen, so the DOM stays small.
+/// 1,000 series: the page draws only what is on screen, so the DOM stays small;
+/// process metrics get their own tiles; the filter (`?q=`) narrows the families.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_series_render_a_bounded_page() {
+async fn a_thousand_series_render_a_bounded_page_with_process_tiles_and_a_filter() {
     let Some(browser) = peer::chromium() else {
         return;
     };
@@ -359,22 +360,66 @@ async fn a_thousand_series_render_a_bounded_page() {
             }
         }
     }
+    registry
+        .float_counter(Opts::new("process_cpu_seconds_total", "CPU time."))
+        .unwrap()
+        .increment(1.5);
+    registry
+        .gauge(Opts::new(
+            "process_resident_memory_bytes",
+            "Resident memory.",
+        ))
+        .unwrap()
+        .set(48 << 20);
     let server = Server::builder()
         .registry(registry)
         .bind("127.0.0.1:0")
         .unwrap();
     let url = format!("http://{}/metrics/ui", server.local_addr());
-    let dom = tokio::task::spawn_blocking(move || chromium(&browser, &url, &["--dump-dom".into()]))
-        .await
-        .unwrap();
+    let (dom, filtered) = tokio::task::spawn_blocking(move || {
+        let dump = ["--dump-dom".to_owned()];
+        let short = [
+            "--dump-dom".to_owned(),
+            "--window-size=1280,1000".to_owned(),
+        ];
+        (
+            chromium(&browser, &url, &short),
+            chromium(&browser, &format!("{url}?q=load_2"), &dump),
+        )
+    })
+    .await
+    .unwrap();
     server.shutdown().await.unwrap();
 
-    assert!(dom.contains("1,000 series"), "{dom}");
+    let process = &dom[dom
+        .find("<section id=\"process\"")
+        .expect("process section")..];
+    let process = &process[..process.find("</section>").unwrap()];
+    assert!(
+        !process.starts_with("<section id=\"process\" hidden"),
+        "{process}"
+    );
+    assert!(
+        process.contains(">process_resident_memory_bytes<") && process.contains(">48.0 MiB<"),
+        "{process}"
+    );
+    assert!(
+        filtered.contains(">1 of 13 families<"),
+        "the filter keeps one family\n{filtered}"
+    );
+    assert!(filtered.contains(">load_2_seconds<"));
+
+    assert!(
+        dom.contains(" 1,002 series "),
+        "1,000 + 2 process series\n{dom}"
+    );
     let rows = dom.matches("class=\"row\"").count();
     let charts = dom.matches("<svg class=\"chart").count();
     eprintln!("1,000 series: {rows} series rows and {charts} charts in the DOM");
-    // Ten series per family card until asked for more; cards off screen stay empty.
-    assert!(rows <= 100, "{rows} series rows rendered");
+    // Ten series per family card until asked for more; cards below the 1280x1000
+    // window (plus a 200 px margin) are never drawn: two rows of two cards, not all
+    // ten `load_*` cards.
+    assert!(rows <= 60, "{rows} series rows rendered");
     assert!(
         rows >= 10,
         "the first cards on screen show their series ({rows})"

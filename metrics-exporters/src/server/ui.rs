@@ -17,8 +17,8 @@
 //! repeated in every series, and no help text, unit or kind. The page needs the family
 //! structure (to group routes and functions and to filter by family name) and would
 //! otherwise parse keys. [`encode`] writes each family once with its label names and
-//! bucket bounds, then one small object per series. For the 1,000-series registry in
-//! this crate's tests it is about a third of the Dropwizard document's size.
+//! bucket bounds, then one small object per series: for 1,000 labeled counters, gauges
+//! and histograms it is 45 KB against `/metrics.json`'s 145 KB (`tests/server_ui.rs`).
 //!
 //! # Format (version 1)
 //!
