@@ -54,6 +54,10 @@ pub use tachometer_tower as tower;
 #[cfg_attr(docsrs, doc(cfg(feature = "macros")))]
 pub use tachometer_macros::{counted, counter, gauge, histogram, meter, metered, timed, timer};
 
+#[cfg(feature = "rules")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rules")))]
+pub mod rules;
+
 /// Runtime support for the macros' generated code; not a public API.
 #[cfg(feature = "macros")]
 #[doc(hidden)]
