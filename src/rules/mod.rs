@@ -1100,9 +1100,11 @@ mod tests {
 
     #[test]
     fn missing_bounds_name_what_to_add() {
-        let mut o = Objectives::default();
-        o.histograms = Histograms::Classic {
-            bounds: vec![0.1, 0.5, 1.0, 2.5],
+        let mut o = Objectives {
+            histograms: Histograms::Classic {
+                bounds: vec![0.1, 0.5, 1.0, 2.5],
+            },
+            ..Objectives::default()
         };
         let e = o.render().unwrap_err();
         assert_eq!(
@@ -1133,7 +1135,8 @@ mod tests {
 
     #[test]
     fn bad_objectives_say_what_to_change() {
-        let cases: Vec<(Box<dyn Fn(&mut Objectives)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Objectives)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|o| o.availability = 100.0), "availability is 100; it must be a percentage"),
             (Box::new(|o| o.latency.percent = 0.0), "latency percent is 0"),
             (Box::new(|o| o.apdex.t_seconds = -1.0), "Apdex T is -1; it must be a positive"),
@@ -1176,11 +1179,13 @@ mod tests {
             .contains("themselves"));
         assert!(Matcher::parse("__name__=x").is_err());
         assert!(Matcher::parse("job~x").is_err());
-        let mut o = Objectives::default();
-        o.matchers = vec![
-            Matcher::eq("job", "api"),
-            Matcher::parse("http_route!=/health").unwrap(),
-        ];
+        let o = Objectives {
+            matchers: vec![
+                Matcher::eq("job", "api"),
+                Matcher::parse("http_route!=/health").unwrap(),
+            ],
+            ..Objectives::default()
+        };
         let yaml = o.render().unwrap();
         assert!(yaml.contains(
             r#"rate(http_server_request_duration_seconds_count{job="api",http_route!="/health",http_response_status_code=~"5..|error"}[5m])"#

@@ -1,7 +1,7 @@
 //! Test support shared by Tachometer's test suites (not published).
 //!
-//! * [`peer`]: find a real peer (promtool, prometheus, the Pushgateway, VictoriaMetrics,
-//!   python's prometheus_client, the npm StatsD daemon). When it is missing the test prints a clear `SKIP` line and
+//! * [`peer`]: find a real peer (promtool, prometheus, alertmanager, the Pushgateway,
+//!   VictoriaMetrics, python's prometheus_client, the npm StatsD daemon). When it is missing the test prints a clear `SKIP` line and
 //!   passes — unless `TACHOMETER_REQUIRE_PEERS=1`, which CI sets, where it fails.
 //! * [`free_port`], [`TempDir`], [`ChildGuard`]: tests that start a peer bind free
 //!   127.0.0.1 ports, keep their files in a directory removed on drop, and kill the peer
@@ -61,6 +61,27 @@ pub mod peer {
         let p = which("prometheus");
         if p.is_none() {
             peer_missing("prometheus server", "apt-get install -y prometheus");
+        }
+        p
+    }
+
+    /// Alertmanager (`prometheus-alertmanager`, Debian's name for the binary), from
+    /// Debian's `prometheus-alertmanager` package.
+    #[must_use]
+    pub fn alertmanager() -> Option<PathBuf> {
+        let p = which("prometheus-alertmanager").or_else(|| which("alertmanager"));
+        if p.is_none() {
+            peer_missing("alertmanager", "apt-get install -y prometheus-alertmanager");
+        }
+        p
+    }
+
+    /// `amtool`, Alertmanager's CLI, from Debian's `prometheus-alertmanager` package.
+    #[must_use]
+    pub fn amtool() -> Option<PathBuf> {
+        let p = which("amtool");
+        if p.is_none() {
+            peer_missing("amtool", "apt-get install -y prometheus-alertmanager");
         }
         p
     }
