@@ -9,6 +9,9 @@
 //! cargo run --example quickstart -- --once       # print /metrics after the burst and exit
 //! ```
 //!
+//! `/flaky` fails one call in eight; `/fail` always answers 500. `examples/monitoring/`
+//! has Prometheus rules, an Alertmanager config and a Grafana dashboard for this service.
+//!
 //! On start it sends itself a short burst of traffic, so there is something to look at
 //! right away, then prints the URLs to curl or open and what it measured per route.
 //!
@@ -147,6 +150,7 @@ pub async fn run_until(
         .route("/users/{id}", get(user))
         .route("/slow", get(slow))
         .route("/flaky", get(flaky))
+        .route("/fail", get(fail))
         // Times every route above and the 404 fallback. Added before the metrics
         // routes, so scrapes (and the live page's polls) do not show up in the request
         // metrics.
@@ -186,7 +190,7 @@ pub async fn run_until(
         out.write_all(&fetch(addr, "/metrics").await?)?;
     } else {
         writeln!(out, "\ntry:")?;
-        for path in ["/users/42", "/slow", "/metrics", "/metrics.json"] {
+        for path in ["/users/42", "/slow", "/fail", "/metrics", "/metrics.json"] {
             writeln!(out, "  curl http://{addr}{path}")?;
         }
         writeln!(
@@ -217,7 +221,7 @@ pub async fn run_until(
 }
 
 async fn index() -> &'static str {
-    "tachometer quickstart: try /users/42, /slow, /flaky, /metrics, /metrics.json, /metrics/ui\n"
+    "tachometer quickstart: try /users/42, /slow, /flaky, /fail, /metrics, /metrics.json, /metrics/ui\n"
 }
 
 /// Users 1 to 1000 exist; others are 404 (still the `/users/{id}` route).
@@ -238,6 +242,13 @@ async fn slow() -> String {
     let ms = 10 + n * 37 % 61;
     tokio::time::sleep(Duration::from_millis(ms)).await;
     format!("waited {ms} ms\n")
+}
+
+/// Always answers 500, so that the alerts on error ratios have something to fire on
+/// (`examples/monitoring/`: driving it pages with `HttpErrorBudgetBurnFast`).
+#[timed]
+async fn fail() -> Result<&'static str, StatusCode> {
+    Err(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// Fails one call in eight with a 500, to give the error ratio something to show.
