@@ -13,7 +13,14 @@
 
 use std::process::ExitCode;
 
-use tachometer::rules::{parse_duration, BurnWindow, Histograms, Matcher, Objectives, Severity};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use tachometer::rules::{
+    bounds_in_exposition, parse_duration, BurnWindow, Histograms, Matcher, Objectives, Severity,
+    HTTP_DURATION,
+};
 
 const USAGE: &str = "usage: rules [options]   (writes the rules YAML to stdout, or to --output)
   --availability PCT        requests answered without a 5xx, percent (default 99.9)
@@ -35,6 +42,8 @@ const USAGE: &str = "usage: rules [options]   (writes the rules YAML to stdout, 
                             env!=dev, job=~api|web (repeatable)
   --bounds B1,B2,...        the request-duration histogram's bucket bounds, seconds
                             (default: MetricsLayer's default bounds)
+  --bounds-from URL         read them from a running service's /metrics
+                            (http://host:port/metrics; it must have served a request)
   --native                  read native histograms (histogram_fraction) instead
   --time-scale N            divide every window and duration by N (demos, tests)
   -o, --output FILE         write to FILE instead of stdout";
@@ -126,6 +135,12 @@ pub fn parse(
                     .collect::<Result<Vec<_>, _>>()?;
                 o.histograms = Histograms::Classic { bounds };
             }
+            "--bounds-from" => {
+                let body = fetch(&value()?)?;
+                let bounds =
+                    bounds_in_exposition(&body, HTTP_DURATION).map_err(|e| e.to_string())?;
+                o.histograms = Histograms::Classic { bounds };
+            }
             "--native" => o.histograms = Histograms::Native,
             "--time-scale" => {
                 let v = value()?;
@@ -177,4 +192,43 @@ fn pair(arg: &str, text: &str) -> Result<BurnWindow, String> {
         long: parse_duration(long)?,
         short: parse_duration(short)?,
     })
+}
+
+/// GETs an `http://host:port/path` URL (HTTP/1.0, so the body is not chunked), with
+/// timeouts and a 64 MiB cap.
+fn fetch(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("--bounds-from takes an http:// URL, not {url:?}"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/metrics" } else { path };
+    let addr = host
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("cannot resolve {host:?} (write host:port)"))?;
+    let fail = |e: std::io::Error| format!("GET {url}: {e}");
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(fail)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(fail)?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain;version=0.0.4\r\n\r\n"
+    )
+    .map_err(fail)?;
+    let mut response = Vec::new();
+    stream
+        .take(64 << 20)
+        .read_to_end(&mut response)
+        .map_err(fail)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("GET {url}: no HTTP response"))?;
+    let status = head.split_whitespace().nth(1).unwrap_or("?");
+    if status != "200" {
+        return Err(format!("GET {url} answered {status}"));
+    }
+    Ok(body.to_owned())
 }

@@ -16,6 +16,10 @@
 #[path = "../examples/quickstart.rs"]
 mod quickstart;
 
+#[allow(dead_code)]
+#[path = "../examples/rules.rs"]
+mod rules_example;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -427,6 +431,17 @@ fn failing_route_pages_through_alertmanager_and_resolves_and_the_dashboard_queri
         prometheus_addr,
         "job_http_route:http_server_requests:rate36s",
     );
+
+    // The generator reads the live service's bounds (it has served requests: the rate
+    // above has a series) and accepts the default objectives.
+    let (live, _) = rules_example::parse([
+        "--bounds-from".to_owned(),
+        format!("http://{quickstart_addr}/metrics"),
+    ])
+    .unwrap()
+    .unwrap();
+    assert_eq!(live.histograms, Objectives::default().histograms);
+    live.render().unwrap();
 
     // Fail: the page arrives, for /fail only, at the page receiver.
     failing.store(true, Ordering::Relaxed);

@@ -12,7 +12,12 @@ mod rules_example;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tachometer::rules::{Histograms, Matcher, Objectives, RulesError};
+use tachometer::exporters::prometheus::{Encoder, Format};
+use tachometer::rules::{
+    bounds_in_exposition, Histograms, Matcher, Objectives, RulesError, HTTP_DURATION,
+};
+use tachometer::tower::MetricsLayer;
+use tachometer::Registry;
 use tachometer_testkit::{peer, TempDir};
 
 fn monitoring_dir() -> PathBuf {
@@ -45,6 +50,36 @@ fn the_middlewares_default_buckets_answer_the_default_objectives() {
     assert_eq!(
         Objectives::default().histograms,
         Histograms::Classic { bounds }
+    );
+}
+
+#[test]
+fn bounds_read_back_from_both_exposition_formats_are_the_middlewares() {
+    let registry = Registry::new();
+    let layer = MetricsLayer::builder().registry(&registry).build().unwrap();
+    // Label values that contain `le="` must not be taken for the `le` label.
+    for route in ["/a", r#"/b,le="7""#, "/handle"] {
+        layer
+            .request_duration()
+            .with_labels(&["GET", route, "200"])
+            .unwrap()
+            .record(0.3);
+    }
+    let expected = tachometer::tower::default_buckets().bounds().to_vec();
+    let mut encoder = Encoder::new();
+    for format in [Format::Text004, Format::OpenMetrics100] {
+        let text = encoder.encode(&registry, format).to_owned();
+        assert_eq!(
+            bounds_in_exposition(&text, HTTP_DURATION).unwrap(),
+            expected,
+            "{text}"
+        );
+    }
+    let e = bounds_in_exposition("up 1\n", HTTP_DURATION).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no http_server_request_duration_seconds_bucket series"),
+        "{e}"
     );
 }
 

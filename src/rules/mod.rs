@@ -358,6 +358,11 @@ pub enum RulesError {
         /// What it must be.
         expected: String,
     },
+    /// [`bounds_in_exposition`] found no bucket of the family.
+    NoBuckets {
+        /// The histogram family looked for.
+        family: String,
+    },
     /// A label matcher is malformed.
     BadMatcher {
         /// The matcher as given.
@@ -395,6 +400,11 @@ impl fmt::Display for RulesError {
                 value,
                 expected,
             } => write!(f, "{setting} is {value}; it must be {expected}"),
+            RulesError::NoBuckets { family } => write!(
+                f,
+                "no {family}_bucket series in the exposition: is the family's name right, \
+                 and has the service recorded into it (series appear with the first request)?"
+            ),
             RulesError::BadMatcher { matcher, why } => {
                 write!(f, "label matcher {matcher:?}: {why}")
             }
@@ -980,6 +990,58 @@ impl Objectives {
             },
         );
     }
+}
+
+/// The bucket bounds of histogram `family` as a service exposes them: the distinct `le`
+/// values of its `<family>_bucket` samples in Prometheus text or OpenMetrics `exposition`
+/// (a `/metrics` body), ascending, without `+Inf`. Pass them as
+/// [`Histograms::Classic`] to check objectives against what the service really has.
+///
+/// ```
+/// use tachometer::rules::{bounds_in_exposition, HTTP_DURATION};
+/// let body = "http_server_request_duration_seconds_bucket{http_route=\"/\",le=\"0.5\"} 3\n\
+///             http_server_request_duration_seconds_bucket{http_route=\"/\",le=\"2.0\"} 4\n\
+///             http_server_request_duration_seconds_bucket{http_route=\"/\",le=\"+Inf\"} 4\n";
+/// assert_eq!(bounds_in_exposition(body, HTTP_DURATION).unwrap(), vec![0.5, 2.0]);
+/// ```
+pub fn bounds_in_exposition(exposition: &str, family: &str) -> Result<Vec<f64>, RulesError> {
+    let mut bounds: Vec<f64> = Vec::new();
+    let mut found = false;
+    for line in exposition.lines() {
+        let Some(labels) = line
+            .strip_prefix(family)
+            .and_then(|l| l.strip_prefix("_bucket"))
+            .filter(|l| l.starts_with('{'))
+        else {
+            continue;
+        };
+        // Inside a label value a `"` is always escaped (`\"`), so `le="` right after
+        // `{` or `,` can only start the `le` label itself.
+        let Some(start) = ["{le=\"", ",le=\""]
+            .iter()
+            .filter_map(|pat| labels.find(pat).map(|i| i + pat.len()))
+            .min()
+        else {
+            continue;
+        };
+        let Some(value) = labels[start..].split('"').next() else {
+            continue;
+        };
+        found = true;
+        // `+Inf` (or anything else that is not a finite number) is not a bound.
+        if let Ok(b) = value.parse::<f64>() {
+            if b.is_finite() && !bounds.contains(&b) {
+                bounds.push(b);
+            }
+        }
+    }
+    if !found {
+        return Err(RulesError::NoBuckets {
+            family: family.to_owned(),
+        });
+    }
+    bounds.sort_by(f64::total_cmp);
+    Ok(bounds)
 }
 
 /// `#[timed]` is exported as a summary; its call count is the `_count` sample.
