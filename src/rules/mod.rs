@@ -173,7 +173,7 @@ pub struct BurnWindow {
 }
 
 /// The burn-rate pairs of the paging and the ticketing alerts; a pair fires its alert
-/// on its own (`or`).
+/// on its own (`or`). An empty list leaves that severity's burn alerts out.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BurnRates {
     /// `severity="page"` pairs. Default 14.4× over 1h & 5m, 6× over 6h & 30m.
