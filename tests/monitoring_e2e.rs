@@ -2,7 +2,8 @@
 //! scrapes it and evaluates the generated rules (every window divided by 100, so "1h &
 //! 5m" is 36 s & 3 s), a real Alertmanager routes what fires to a webhook receiver in
 //! this test. Driving `/fail` makes `HttpErrorBudgetBurnFast` arrive firing at the
-//! `page` receiver; stopping it makes the alert arrive resolved. Every PromQL expression
+//! `page` receiver (and `FunctionErrorRatioHigh` for its `#[timed]` handler at the
+//! `ticket` receiver); stopping it makes the page arrive resolved. Every PromQL expression
 //! of the shipped Grafana dashboard is then run through Prometheus' query API.
 //!
 //! Prometheus and Alertmanager run from the shipped `prometheus.yml` and
@@ -452,6 +453,14 @@ fn failing_route_pages_through_alertmanager_and_resolves_and_the_dashboard_queri
     assert_eq!(firing.body["commonLabels"]["severity"], "page");
     assert_eq!(firing.body["commonLabels"]["job"], "quickstart");
     let fired_after = fail_started.elapsed();
+    // The `#[timed]` handler behind /fail returns `Err`: its error ratio tickets.
+    let ticket = webhook.wait_for("FunctionErrorRatioHigh firing for fail at /ticket", |n| {
+        n.path == "/ticket"
+            && n.body["status"] == "firing"
+            && n.body["commonLabels"]["alertname"] == "FunctionErrorRatioHigh"
+            && n.body["commonLabels"]["function"] == "fail"
+    });
+    assert_eq!(ticket.body["commonLabels"]["severity"], "ticket");
 
     // Every dashboard expression answers, with the variables Grafana would substitute.
     let dashboard: Value = serde_json::from_str(

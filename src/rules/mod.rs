@@ -1158,6 +1158,23 @@ mod tests {
         }
         assert!(yaml.contains(r#"le="0.5""#) && yaml.contains(r#"le="2.0""#));
         assert!(yaml.contains(r#"le="1.0""#));
+        // Recording rules follow `level:metric:operations`.
+        let records: Vec<&str> = yaml
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- record: "))
+            .collect();
+        assert_eq!(records.len(), 24, "{records:?}");
+        for name in records {
+            let parts: Vec<&str> = name.split(':').collect();
+            assert_eq!(parts.len(), 3, "{name}");
+            assert!(parts.iter().all(|p| !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')));
+            assert!(
+                parts[2].starts_with("rate") || parts[2].starts_with("ratio_rate"),
+                "{name}"
+            );
+        }
     }
 
     #[test]
