@@ -121,7 +121,9 @@ pub struct Objectives {
     /// Minimum traffic, in requests (or calls) per second averaged over an alert's
     /// window, below which ratio alerts stay silent (default 0.1 = 6 per minute).
     pub min_rate: f64,
-    /// Label matchers added to every selector, e.g. `job="checkout"`.
+    /// Label matchers added to every selector (HTTP, function and overflow series
+    /// alike), e.g. `job="checkout"`: use labels that all of them carry, such as `job`,
+    /// `namespace` or `instance`.
     pub matchers: Vec<Matcher>,
     /// Which histogram representation the rules read.
     pub histograms: Histograms,
@@ -385,9 +387,10 @@ impl fmt::Display for RulesError {
                 write!(
                     f,
                     "{} {} not a bucket bound of {HTTP_DURATION} (bounds: {}), so classic \
-                     buckets cannot count the requests within {}: add {} to the bounds \
-                     (MetricsLayer::builder().buckets(..)) and pass them with --bounds, pick \
-                     targets that are bounds, or read native histograms (--native)",
+                     buckets cannot count the requests within {}: add {} to the middleware's \
+                     buckets (MetricsLayer::builder().buckets(..)) and to Histograms::Classic \
+                     (--bounds), pick targets that are bounds, or read native histograms \
+                     (Histograms::Native, --native)",
                     targets.join(", "),
                     if missing.len() == 1 { "is" } else { "are" },
                     have.join(", "),
@@ -1198,7 +1201,7 @@ mod tests {
             msg.contains("2 s (Apdex 4T) is not a bucket bound"),
             "{msg}"
         );
-        assert!(msg.contains("add 2 to the bounds"), "{msg}");
+        assert!(msg.contains("add 2 to the middleware's buckets"), "{msg}");
         o.apdex.t_seconds = 0.3;
         o.latency.target_seconds = 0.3;
         let msg = o.render().unwrap_err().to_string();
