@@ -386,13 +386,17 @@ impl fmt::Display for RulesError {
                 let have: Vec<String> = bounds.iter().map(|b| num(*b)).collect();
                 write!(
                     f,
-                    "{} {} not a bucket bound of {HTTP_DURATION} (bounds: {}), so classic \
+                    "{} {} of {HTTP_DURATION} (bounds: {}), so classic \
                      buckets cannot count the requests within {}: add {} to the middleware's \
                      buckets (MetricsLayer::builder().buckets(..)) and to Histograms::Classic \
                      (--bounds), pick targets that are bounds, or read native histograms \
                      (Histograms::Native, --native)",
                     targets.join(", "),
-                    if missing.len() == 1 { "is" } else { "are" },
+                    if missing.len() == 1 {
+                        "is not a bucket bound"
+                    } else {
+                        "are not bucket bounds"
+                    },
                     have.join(", "),
                     if missing.len() == 1 { "it" } else { "them" },
                     add.join(" and ")
@@ -1206,7 +1210,7 @@ mod tests {
         o.latency.target_seconds = 0.3;
         let msg = o.render().unwrap_err().to_string();
         assert!(
-            msg.contains("0.3 s (latency target), 1.2 s (Apdex 4T) are not"),
+            msg.contains("0.3 s (latency target), 1.2 s (Apdex 4T) are not bucket bounds of"),
             "{msg}"
         );
         assert!(msg.contains("add 0.3 and 1.2"), "{msg}");
