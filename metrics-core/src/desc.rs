@@ -35,9 +35,11 @@ impl Unit {
     }
 }
 
-/// How a family's series behave and are exported.
+/// How a family's series behave and are exported (see the [naming table](crate::naming)).
+///
+/// Not `#[non_exhaustive]`: a new kind is meant to break every exhaustive `match` on it
+/// (the exporters' among them) until it is handled, rather than be dropped by a wildcard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum MetricKind {
     /// Monotonic `u64`.
     Counter,
@@ -57,6 +59,12 @@ pub enum MetricKind {
     Meter,
     /// HDR duration histogram plus a meter.
     Timer,
+    /// Precomputed quantiles with a sum and a count, handed over by a
+    /// [`Collector`](crate::Collector) (no registry type records it).
+    Summary,
+    /// A value of unknown type (Prometheus `untyped`), handed over by a
+    /// [`Collector`](crate::Collector).
+    Unknown,
 }
 
 impl MetricKind {
@@ -73,16 +81,8 @@ impl MetricKind {
             MetricKind::HdrHistogram => "HDR histogram",
             MetricKind::Meter => "meter",
             MetricKind::Timer => "timer",
-        }
-    }
-
-    fn reserved_label(self) -> Option<&'static str> {
-        match self {
-            MetricKind::Histogram => Some("le"),
-            MetricKind::HdrHistogram | MetricKind::Timer => Some("quantile"),
-            // Exporters write a meter's rates as `<base>_rate{…, window="1m"}`.
-            MetricKind::Meter => Some("window"),
-            _ => None,
+            MetricKind::Summary => "summary",
+            MetricKind::Unknown => "untyped metric",
         }
     }
 }
@@ -183,7 +183,24 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
-    pub(crate) fn new(opts: &Opts, kind: MetricKind, config: String) -> Result<Self, Error> {
+    /// Validates `opts` for a family of `kind`: what a [`Collector`](crate::Collector)
+    /// hands over. Registered families get theirs from the registry.
+    ///
+    /// ```
+    /// use tachometer_core::{Descriptor, MetricKind, Opts};
+    /// let d = Descriptor::new(&Opts::new("queue_depth", "Jobs waiting.").labels(&["queue"]), MetricKind::Gauge).unwrap();
+    /// assert_eq!(d.name(), "queue_depth");
+    /// assert!(Descriptor::new(&Opts::new("h", "").labels(&["le"]), MetricKind::Histogram).is_err());
+    /// ```
+    pub fn new(opts: &Opts, kind: MetricKind) -> Result<Self, Error> {
+        Self::with_config(opts, kind, String::new())
+    }
+
+    pub(crate) fn with_config(
+        opts: &Opts,
+        kind: MetricKind,
+        config: String,
+    ) -> Result<Self, Error> {
         if !is_valid_metric_name(&opts.name) {
             return Err(Error::InvalidMetricName {
                 name: opts.name.clone(),
@@ -196,12 +213,12 @@ impl Descriptor {
                 } else {
                     Some("use letters, digits and '_' only, not starting with a digit ([a-zA-Z_][a-zA-Z0-9_]*)")
                 }
-            } else if Some(label.as_str()) == kind.reserved_label() {
-                Some(match kind {
-                    MetricKind::Histogram => "\"le\" is reserved for histogram buckets",
-                    MetricKind::Meter => "\"window\" is reserved for a meter's rate windows",
-                    _ => "\"quantile\" is reserved for summary quantiles",
-                })
+            } else if let Some((_, why)) = kind
+                .exposition()
+                .reserved_label()
+                .filter(|(reserved, _)| reserved == label)
+            {
+                Some(why)
             } else if opts.label_names[..i].contains(label) {
                 Some("each label name may appear only once")
             } else {
@@ -304,35 +321,14 @@ mod tests {
 
     #[test]
     fn reserved_labels_are_rejected_per_kind() {
-        let e = Descriptor::new(
-            &Opts::new("h", "").labels(&["le"]),
-            MetricKind::Histogram,
-            String::new(),
-        );
+        let e = Descriptor::new(&Opts::new("h", "").labels(&["le"]), MetricKind::Histogram);
         assert!(matches!(e, Err(Error::InvalidLabelName { .. })));
-        let e = Descriptor::new(
-            &Opts::new("t", "").labels(&["quantile"]),
-            MetricKind::Timer,
-            String::new(),
-        );
+        let e = Descriptor::new(&Opts::new("t", "").labels(&["quantile"]), MetricKind::Timer);
         assert!(matches!(e, Err(Error::InvalidLabelName { .. })));
-        let e = Descriptor::new(
-            &Opts::new("m", "").labels(&["window"]),
-            MetricKind::Meter,
-            String::new(),
-        );
+        let e = Descriptor::new(&Opts::new("m", "").labels(&["window"]), MetricKind::Meter);
         assert!(e.unwrap_err().to_string().contains("rate windows"));
-        assert!(Descriptor::new(
-            &Opts::new("g", "").labels(&["le"]),
-            MetricKind::Gauge,
-            String::new()
-        )
-        .is_ok());
-        let e = Descriptor::new(
-            &Opts::new("g", "").labels(&["a", "a"]),
-            MetricKind::Gauge,
-            String::new(),
-        );
+        assert!(Descriptor::new(&Opts::new("g", "").labels(&["le"]), MetricKind::Gauge).is_ok());
+        let e = Descriptor::new(&Opts::new("g", "").labels(&["a", "a"]), MetricKind::Gauge);
         assert!(e.unwrap_err().to_string().contains("only once"));
     }
 }

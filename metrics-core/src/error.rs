@@ -42,6 +42,14 @@ pub enum Error {
         /// Number of values given.
         got: usize,
     },
+    /// A [`Collector`](crate::Collector) handed over a series that does not fit its
+    /// family (label names, value shape, bucket bounds, quantiles).
+    InvalidSeries {
+        /// The family name.
+        metric: String,
+        /// What does not fit.
+        reason: String,
+    },
     /// Histogram bucket bounds are unusable.
     InvalidBuckets(String),
     /// Some other configuration value is out of range.
@@ -66,6 +74,9 @@ impl fmt::Display for Error {
                 f,
                 "metric {metric:?} has {expected} label name(s) but {got} value(s) were given; pass exactly one value per label, in order"
             ),
+            Error::InvalidSeries { metric, reason } => {
+                write!(f, "collected series of metric {metric:?} left out: {reason}")
+            }
             Error::InvalidBuckets(why) => write!(f, "invalid histogram buckets: {why}"),
             Error::InvalidConfig(why) => write!(f, "invalid metric configuration: {why}"),
         }

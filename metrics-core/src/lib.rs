@@ -33,6 +33,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod clock;
+pub mod collect;
 mod counter;
 mod desc;
 mod error;
@@ -43,6 +44,7 @@ mod hdr;
 mod histogram;
 mod meter;
 mod metric;
+pub mod naming;
 mod registry;
 mod striped;
 mod sync;
@@ -50,6 +52,7 @@ mod timer;
 mod visit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use collect::{CollectedFamily, Collection, Collector, COLLECTOR_REJECTED_METRIC_NAME};
 pub use counter::{Counter, FloatCounter};
 pub use desc::{
     is_valid_label_name, is_valid_metric_name, Descriptor, MetricKind, Opts, Unit,

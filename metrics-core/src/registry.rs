@@ -6,15 +6,16 @@
 //! delays a registration and never delays recording at all.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use crate::sync::RwLock;
 
 use crate::clock::{Clock, ClockHandle};
+use crate::collect::{Collection, Collector, Gathered, COLLECTOR_REJECTED_METRIC_NAME};
 use crate::counter::{Counter, FloatCounter};
-use crate::desc::{Descriptor, MetricKind, Opts, DEFAULT_MAX_SERIES};
+use crate::desc::{Descriptor, Opts, DEFAULT_MAX_SERIES};
 use crate::error::Error;
 use crate::family::{Family, FamilyCore};
 use crate::gauge::{CallbackGauge, FloatGauge, Gauge};
@@ -22,6 +23,7 @@ use crate::hdr::{HdrConfig, HdrHistogram};
 use crate::histogram::{Buckets, Histogram};
 use crate::meter::Meter;
 use crate::metric::{BuildContext, Metric};
+use crate::naming::owned_names;
 use crate::timer::Timer;
 use crate::visit::{Scratch, Visitor};
 
@@ -49,9 +51,42 @@ impl<M: Metric> ErasedFamily for FamilyCore<M> {
 #[derive(Default)]
 struct Families {
     by_name: BTreeMap<Box<str>, Arc<dyn ErasedFamily>>,
+    /// Families collectors claimed at registration ([`Collector::describe`]): name →
+    /// descriptor and index in `collectors`.
+    described: HashMap<Box<str>, (Descriptor, usize)>,
     /// Every sample name a family exports (`x_bucket`, `x_total`, …) → its family, so two
-    /// families can never emit the same sample name.
+    /// families can never emit the same sample name (see [`crate::naming`]).
     sample_names: HashMap<String, Box<str>>,
+    collectors: Vec<Arc<dyn Collector>>,
+    /// [`COLLECTOR_REJECTED_METRIC_NAME`], registered with the first collector.
+    rejected: Option<Family<Counter>>,
+}
+
+impl Families {
+    /// The descriptor of the registered or described family called `name`.
+    fn descriptor(&self, name: &str) -> Option<&Descriptor> {
+        self.by_name
+            .get(name)
+            .map(|f| f.descriptor())
+            .or_else(|| self.described.get(name).map(|(d, _)| d))
+    }
+
+    /// A conflict error if one of `samples` is already owned by another family.
+    fn check_samples(&self, desc: &Descriptor, samples: &[String]) -> Result<(), Error> {
+        for s in samples {
+            if let Some(owner) = self.sample_names.get(s) {
+                let existing = self
+                    .descriptor(owner)
+                    .map_or_else(|| owner.to_string(), ToString::to_string);
+                return Err(Error::Conflict {
+                    name: desc.name.to_string(),
+                    existing: format!("{existing} (which exports samples named {s:?})"),
+                    requested: desc.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 struct Inner {
@@ -167,7 +202,7 @@ impl Registry {
         overflow: Option<Family<Counter>>,
     ) -> Result<Family<M>, Error> {
         M::validate(&config)?;
-        let desc = Descriptor::new(&opts, M::KIND, M::describe_config(&config))?;
+        let desc = Descriptor::with_config(&opts, M::KIND, M::describe_config(&config))?;
         if let Some(existing) = self.inner.families.read().by_name.get(&*desc.name) {
             return same_family(existing, &desc);
         }
@@ -175,17 +210,15 @@ impl Registry {
         if let Some(existing) = families.by_name.get(&*desc.name) {
             return same_family(existing, &desc);
         }
-        let samples = sample_names(&desc.name, desc.kind);
-        for s in &samples {
-            if let Some(owner) = families.sample_names.get(s) {
-                let owner = &families.by_name[owner];
-                return Err(Error::Conflict {
-                    name: desc.name.to_string(),
-                    existing: format!("{} (which exports samples named {s:?})", owner.descriptor()),
-                    requested: desc.to_string(),
-                });
-            }
+        if let Some((existing, _)) = families.described.get(&*desc.name) {
+            return Err(Error::Conflict {
+                name: desc.name.to_string(),
+                existing: format!("{existing} (described by a collector)"),
+                requested: desc.to_string(),
+            });
         }
+        let samples = owned_names(&desc.name, desc.kind.exposition());
+        families.check_samples(&desc, &samples)?;
         let max_series = opts.max_series.unwrap_or(self.inner.max_series);
         let core = Arc::new(FamilyCore::<M>::new(
             Arc::new(desc),
@@ -209,32 +242,170 @@ impl Registry {
         Ok(series.clone())
     }
 
-    /// Walks every family and series (see [`Visitor`]).
+    /// Adds a [`Collector`], whose families every later walk visits in name order
+    /// with the registered ones (see [`crate::collect`]). The families it
+    /// [describes](Collector::describe) are checked and claimed now: an
+    /// [`Error::Conflict`] if one clashes with a registered or described family.
+    pub fn register_collector(&self, collector: impl Collector) -> Result<(), Error> {
+        let collector: Arc<dyn Collector> = Arc::new(collector);
+        let described = collector.describe();
+        self.rejected_family()?;
+        let mut families = self.inner.families.write();
+        let index = families.collectors.len();
+        let mut claimed: Vec<(Descriptor, Vec<String>)> = Vec::new();
+        for desc in described {
+            let samples = owned_names(&desc.name, desc.kind.exposition());
+            if let Some(existing) = families.descriptor(&desc.name) {
+                return Err(Error::Conflict {
+                    name: desc.name.to_string(),
+                    existing: existing.to_string(),
+                    requested: desc.to_string(),
+                });
+            }
+            families.check_samples(&desc, &samples)?;
+            if let Some((other, _)) = claimed
+                .iter()
+                .find(|(_, taken)| samples.iter().any(|s| taken.contains(s)))
+            {
+                return Err(Error::Conflict {
+                    name: desc.name.to_string(),
+                    existing: other.to_string(),
+                    requested: desc.to_string(),
+                });
+            }
+            claimed.push((desc, samples));
+        }
+        for (desc, samples) in claimed {
+            for s in samples {
+                families.sample_names.insert(s, desc.name.clone());
+            }
+            families.described.insert(desc.name.clone(), (desc, index));
+        }
+        families.collectors.push(collector);
+        Ok(())
+    }
+
+    /// The [`COLLECTOR_REJECTED_METRIC_NAME`] family, registered on first use.
+    fn rejected_family(&self) -> Result<Family<Counter>, Error> {
+        if let Some(f) = &self.inner.families.read().rejected {
+            return Ok(f.clone());
+        }
+        let family = self.counter_family(
+            Opts::new(
+                COLLECTOR_REJECTED_METRIC_NAME,
+                "Collected families and series left out of a walk: a name clash with another family, or labels or a value that do not fit their family.",
+            )
+            .labels(&["metric"]),
+        )?;
+        self.inner.families.write().rejected = Some(family.clone());
+        Ok(family)
+    }
+
+    /// Walks every family and series (see [`Visitor`]), registered and collected, in
+    /// family-name order.
     pub fn visit(&self, visitor: &mut dyn Visitor) {
-        let families: Vec<Arc<dyn ErasedFamily>> = self
-            .inner
-            .families
-            .read()
-            .by_name
-            .values()
-            .cloned()
-            .collect();
+        self.visit_with(&[], visitor);
+    }
+
+    /// [`visit`](Self::visit), plus the families `extra` collectors hand over for this
+    /// walk only, checked as families collected without a description are (a clash
+    /// leaves the collected family out). For a source that should appear in one
+    /// exporter only; [`register_collector`](Self::register_collector) adds one to all.
+    pub fn visit_with(&self, extra: &[&dyn Collector], visitor: &mut dyn Visitor) {
+        if !extra.is_empty() {
+            // Registered before the family list is copied, so this walk shows its counts.
+            // It cannot fail unless something else took the name; then rejections of this
+            // walk go uncounted, and the conflict is reported by that registration.
+            let _ = self.rejected_family();
+        }
+        let (registered, collectors) = {
+            let families = self.inner.families.read();
+            let registered: Vec<Arc<dyn ErasedFamily>> =
+                families.by_name.values().cloned().collect();
+            (registered, families.collectors.clone())
+        };
         let mut scratch = Scratch::default();
-        for f in families {
+        if collectors.is_empty() && extra.is_empty() {
+            for f in registered {
+                f.visit(visitor, &mut scratch);
+            }
+            return;
+        }
+        // Collectors run without the registry's lock: they may register metrics. Extra
+        // collectors get indices past the registered ones, so none owns a description.
+        let mut gathered = Gathered::default();
+        let all = collectors.iter().map(|c| &**c).chain(extra.iter().copied());
+        for (collector, c) in all.enumerate() {
+            c.collect(&mut Collection {
+                gathered: &mut gathered,
+                collector,
+            });
+        }
+        self.accept(&mut gathered);
+        gathered
+            .families
+            .sort_by(|a, b| a.desc.name.cmp(&b.desc.name));
+        let mut collected = gathered.families.iter().peekable();
+        for f in registered {
+            while let Some(c) = collected.next_if(|c| c.desc.name < f.descriptor().name) {
+                c.visit(visitor);
+            }
             f.visit(visitor, &mut scratch);
+        }
+        for c in collected {
+            c.visit(visitor);
         }
     }
 
-    /// Descriptors of all families, sorted by name.
+    /// Drops collected families whose names are taken (by a registered family, a family
+    /// another collector described, or an earlier collected family) and counts them and
+    /// the series rejected during collection.
+    fn accept(&self, gathered: &mut Gathered) {
+        let families = self.inner.families.read();
+        let mut taken: HashSet<String> = HashSet::new();
+        let rejected = &mut gathered.rejected;
+        gathered.families.retain(|g| {
+            let desc = &*g.desc;
+            let samples = owned_names(&desc.name, desc.kind.exposition());
+            let ours = |owner: &str| {
+                *owner == *desc.name
+                    && families
+                        .described
+                        .get(owner)
+                        .is_some_and(|(d, c)| *c == g.collector && d == desc)
+            };
+            let free = samples
+                .iter()
+                .all(|s| families.sample_names.get(s).map_or(true, |o| ours(o)) && !taken.contains(s));
+            if free {
+                taken.extend(samples);
+            } else {
+                rejected.push(desc.name.clone());
+            }
+            free
+        });
+        if let Some(counter) = &families.rejected {
+            for name in rejected.drain(..) {
+                if let Ok(c) = counter.with_labels(&[&*name]) {
+                    c.increment(1);
+                }
+            }
+        }
+    }
+
+    /// Descriptors of all registered families and of those collectors described, sorted
+    /// by name.
     #[must_use]
     pub fn descriptors(&self) -> Vec<Descriptor> {
-        self.inner
-            .families
-            .read()
+        let families = self.inner.families.read();
+        let mut all: Vec<Descriptor> = families
             .by_name
             .values()
             .map(|f| f.descriptor().clone())
-            .collect()
+            .chain(families.described.values().map(|(d, _)| d.clone()))
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
     }
 
     /// An unlabeled [`Counter`].
@@ -349,27 +520,6 @@ fn same_family<M: Metric>(
             requested: desc.to_string(),
         })?;
     Ok(Family { core })
-}
-
-/// The sample names a family of `kind` called `name` exports in Prometheus text or
-/// OpenMetrics, so that no two families can emit the same one.
-fn sample_names(name: &str, kind: MetricKind) -> Vec<String> {
-    let suffixes: &[&str] = match kind {
-        MetricKind::Counter | MetricKind::FloatCounter => &["", "_total", "_created"],
-        MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => &[""],
-        MetricKind::Histogram => &["", "_bucket", "_sum", "_count", "_created"],
-        MetricKind::HdrHistogram | MetricKind::Timer => &["", "_sum", "_count", "_created"],
-        MetricKind::Meter => &["", "_total", "_created", "_rate"],
-    };
-    let base = match kind {
-        MetricKind::Counter | MetricKind::FloatCounter | MetricKind::Meter => {
-            name.strip_suffix("_total").unwrap_or(name)
-        }
-        _ => name,
-    };
-    let mut names: Vec<String> = suffixes.iter().map(|s| format!("{base}{s}")).collect();
-    names.dedup();
-    names
 }
 
 impl fmt::Debug for Registry {

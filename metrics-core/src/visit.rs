@@ -8,6 +8,7 @@
 use crate::desc::Descriptor;
 use crate::hdr::HdrSnapshot;
 use crate::meter::MeterSnapshot;
+use crate::naming::Exposition;
 use crate::timer::TimerSnapshot;
 
 /// One series' label names and values, in the family's label order.
@@ -52,8 +53,10 @@ impl<'a> Labels<'a> {
 }
 
 /// The reading of one series during a walk.
+///
+/// Not `#[non_exhaustive]`, for the reason [`MetricKind`](crate::MetricKind) is not: a
+/// new shape must fail to compile in every exporter until it is handled.
 #[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
 pub enum Value<'a> {
     /// A [`Counter`](crate::Counter) total.
     Counter(u64),
@@ -78,6 +81,33 @@ pub enum Value<'a> {
     Meter(&'a MeterSnapshot),
     /// A [`Timer`](crate::Timer) (durations in nanoseconds).
     Timer(&'a TimerSnapshot),
+    /// Precomputed quantiles, from a [`Collector`](crate::Collector).
+    Summary {
+        /// `(quantile, value)` pairs, quantiles in `0..=1`.
+        quantiles: &'a [(f64, f64)],
+        /// Sum of observations.
+        sum: f64,
+        /// Number of observations.
+        count: u64,
+    },
+    /// A value of unknown type (Prometheus `untyped`), from a [`Collector`](crate::Collector).
+    Unknown(f64),
+}
+
+impl Value<'_> {
+    /// How a series with this value is exposed; a collected series must match its
+    /// family's [`MetricKind::exposition`](crate::MetricKind::exposition).
+    #[must_use]
+    pub const fn exposition(&self) -> Exposition {
+        match self {
+            Value::Counter(_) | Value::FloatCounter(_) => Exposition::Counter,
+            Value::Gauge(_) | Value::FloatGauge(_) => Exposition::Gauge,
+            Value::Unknown(_) => Exposition::Unknown,
+            Value::Histogram { .. } => Exposition::Histogram,
+            Value::HdrHistogram(_) | Value::Timer(_) | Value::Summary { .. } => Exposition::Summary,
+            Value::Meter(_) => Exposition::Meter,
+        }
+    }
 }
 
 /// Receives a registry's families and series, in family-name order; series of a family

@@ -23,7 +23,10 @@ impl Visitor for Lines {
             Value::HdrHistogram(s) => format!("count={}", s.count()),
             Value::Meter(m) => format!("count={}", m.count),
             Value::Timer(t) => format!("count={}", t.durations.count()),
-            _ => "?".into(),
+            Value::Summary {
+                quantiles, count, ..
+            } => format!("{quantiles:?} count={count}"),
+            Value::Unknown(v) => format!("untyped {v}"),
         };
         self.0
             .push(format!("{}{{{}}} {v}", family.name(), labels.join(",")));

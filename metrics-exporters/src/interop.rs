@@ -1,25 +1,34 @@
 //! Serving an existing `prometheus` crate registry from our endpoint.
 //!
 //! A program migrating to Tachometer (or linking a library that still uses the
-//! `prometheus` crate) should not need two endpoints and two scrape jobs. The other
-//! registry's families are gathered at scrape time and appended after ours:
+//! `prometheus` crate) should not need two endpoints and two scrape jobs. A
+//! [`PrometheusCollector`] gathers the other registry's families at scrape time and
+//! hands them to the common walk as a [`Collector`], so every format writes them exactly
+//! as it writes our own families:
 //!
-//! * **Text 0.0.4:** each family goes through the crate's own `TextEncoder`, so its
-//!   output is exactly what that crate would serve. A family the encoder rejects is
-//!   left out rather than failing the whole scrape.
-//! * **OpenMetrics:** the crate has no OpenMetrics encoder (and the protobuf model is
-//!   disabled), so its families are converted here: metadata on the family name,
-//!   counters named `x_total` become family `x` with sample `x_total`, `le`/`quantile`
-//!   values in canonical form, HELP and label escaping per OpenMetrics. A counter whose
-//!   name lacks `_total` is exposed as `unknown` with its sample name unchanged, which
-//!   is what the Go reference encoder does; renaming it would give the series a
-//!   different name depending on the negotiated format.
-//! * **`# EOF` once, at the very end.** Our families are rendered without a terminator
-//!   ([`Encoder::write_families`]), the other families follow, and
-//!   [`write_terminator`] ends the exposition; nothing is cut out of rendered text.
-//! * **Name clashes:** a family whose name (or name without/with `_total`) is one of
-//!   our families' is skipped: two families of one name make the whole exposition
-//!   invalid for Prometheus, and ours wins.
+//! | `prometheus` crate | Tachometer |
+//! |---|---|
+//! | `COUNTER` | float counter (OpenMetrics: family `x`, sample `x_total`, as for our counters) |
+//! | `GAUGE` | float gauge |
+//! | `HISTOGRAM` | histogram (`le` in canonical form, `1.0`, in both formats) |
+//! | `SUMMARY` | summary |
+//! | `UNTYPED` | untyped (`unknown` in OpenMetrics) |
+//!
+//! * **Name order.** The families join ours in name order, and the exposition ends with
+//!   one `# EOF` (OpenMetrics) because there is only one walk.
+//! * **Name clashes:** a family whose names collide with one of ours (say `jobs` next to
+//!   our counter `jobs_total`) is left out, since two families of one name make the
+//!   whole exposition invalid for Prometheus, and ours wins; so is a family or series
+//!   our naming rules reject. Each is counted in
+//!   [`tachometer_collector_rejected_total{metric}`](tachometer_core::COLLECTOR_REJECTED_METRIC_NAME).
+//! * **Differences from the crate's own `TextEncoder`:** `le` and `quantile` values are
+//!   spelled canonically (`le="1.0"` where it writes `le="1"`; Prometheus ≥ 3 normalises
+//!   to this form on ingestion), and sample timestamps, which only custom collectors set,
+//!   are not carried (every value is read at scrape time anyway).
+//!
+//! [`encode_with`] renders both registries for one response; to include the other
+//! registry in every exporter (JSON, StatsD too), register the collector instead:
+//! `ours.register_collector(PrometheusCollector::new(theirs))`.
 //!
 //! ```
 //! use tachometer_exporters::interop::encode_with;
@@ -32,264 +41,145 @@
 //! let mut out = String::new();
 //! encode_with(&ours, &theirs, Format::OpenMetrics100, &mut out);
 //! assert!(out.contains("# TYPE legacy_jobs counter\n"));
-//! assert!(out.contains("\nlegacy_jobs_total 3.0\n"));
 //! assert!(out.ends_with("\nlegacy_jobs_total 3.0\n# EOF\n"));
 //! ```
 
-use std::collections::HashSet;
-use std::fmt::Write as _;
-
 use ::prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType};
-use ::prometheus::TextEncoder;
-use tachometer_core::Registry;
+use tachometer_core::{Collection, Collector, MetricKind, Opts, Registry, Value};
 
-use crate::prometheus::escape::{write_help_openmetrics, write_label_value};
-use crate::prometheus::float::write_canonical;
-use crate::prometheus::{write_terminator, Encoder, Format};
+use crate::prometheus::{Encoder, Format};
 
-/// Renders `ours` in `format`, then the families `theirs` gathers, as one valid
-/// exposition.
+/// A `prometheus` crate registry as a [`Collector`]: its families are gathered at every
+/// walk (see the [module docs](self)).
+#[derive(Clone)]
+pub struct PrometheusCollector {
+    registry: ::prometheus::Registry,
+}
+
+impl PrometheusCollector {
+    /// Collects `registry`'s families.
+    #[must_use]
+    pub fn new(registry: ::prometheus::Registry) -> Self {
+        Self { registry }
+    }
+}
+
+impl std::fmt::Debug for PrometheusCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrometheusCollector")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Renders `ours` in `format` together with the families `theirs` gathers, as one valid
+/// exposition (in name order; `theirs` loses name clashes).
 pub fn encode_with(
     ours: &Registry,
     theirs: &::prometheus::Registry,
     format: Format,
     out: &mut String,
 ) {
-    Encoder::new().write_families(ours, format, out);
-    let taken: HashSet<String> = ours
-        .descriptors()
-        .iter()
-        .map(|d| d.name().to_owned())
-        .collect();
-    let families: Vec<MetricFamily> = theirs
-        .gather()
-        .into_iter()
-        .filter(|mf| !clashes(&taken, mf.name()))
-        .collect();
-    match format {
-        Format::Text004 => encode_text(&families, out),
-        Format::OpenMetrics100 | Format::OpenMetrics001 => {
-            for mf in &families {
-                write_openmetrics_family(mf, out);
-            }
-        }
-    }
-    write_terminator(format, out);
+    let theirs = PrometheusCollector::new(theirs.clone());
+    Encoder::new().encode_collected(ours, &[&theirs], format, out);
 }
 
-/// Appends `families` in Prometheus text 0.0.4 using the crate's own encoder, one
-/// family at a time so that a rejected family is dropped alone.
-fn encode_text(families: &[MetricFamily], out: &mut String) {
-    let encoder = TextEncoder::new();
-    for mf in families {
-        let before = out.len();
-        if encoder.encode_utf8(std::slice::from_ref(mf), out).is_err() {
-            out.truncate(before);
+impl Collector for PrometheusCollector {
+    fn collect(&self, out: &mut Collection<'_>) {
+        for mf in self.registry.gather() {
+            collect_family(&mf, out);
         }
     }
 }
 
-fn clashes(taken: &HashSet<String>, name: &str) -> bool {
-    let base = name.strip_suffix("_total").unwrap_or(name);
-    taken.contains(name) || taken.contains(base) || taken.contains(&format!("{base}_total"))
+/// Label names of a family: those of its first metric (the crate gives every metric of
+/// a family the same names, sorted).
+fn label_names(mf: &MetricFamily) -> Vec<&str> {
+    mf.get_metric()
+        .first()
+        .map(|m| m.get_label().iter().map(LabelPair::name).collect())
+        .unwrap_or_default()
 }
 
-/// Appends one family as OpenMetrics 1.0 (without `# EOF`).
-fn write_openmetrics_family(mf: &MetricFamily, out: &mut String) {
-    let name = mf.name();
-    let (family, om_type) = match mf.get_field_type() {
-        MetricType::COUNTER => match name.strip_suffix("_total") {
-            Some(base) if !base.is_empty() => (base, "counter"),
-            _ => (name, "unknown"),
-        },
-        MetricType::GAUGE => (name, "gauge"),
-        MetricType::HISTOGRAM => (name, "histogram"),
-        MetricType::SUMMARY => (name, "summary"),
-        MetricType::UNTYPED => (name, "unknown"),
+fn pairs(m: &Metric) -> impl Iterator<Item = (&str, &str)> {
+    m.get_label().iter().map(|l| (l.name(), l.value()))
+}
+
+fn collect_family(mf: &MetricFamily, out: &mut Collection<'_>) {
+    let kind = match mf.get_field_type() {
+        MetricType::COUNTER => MetricKind::FloatCounter,
+        MetricType::GAUGE => MetricKind::FloatGauge,
+        MetricType::HISTOGRAM => MetricKind::Histogram,
+        MetricType::SUMMARY => MetricKind::Summary,
+        MetricType::UNTYPED => MetricKind::Unknown,
     };
-    let _ = writeln!(out, "# TYPE {family} {om_type}");
-    if !mf.help().is_empty() {
-        out.push_str("# HELP ");
-        out.push_str(family);
-        out.push(' ');
-        write_help_openmetrics(out, mf.help());
-        out.push('\n');
-    }
+    let opts = Opts::new(mf.name(), mf.help()).labels(&label_names(mf));
+    // A family our rules reject is counted by the collection; nothing else to do here.
+    let Ok(mut family) = out.try_family(&opts, kind) else {
+        return;
+    };
+    let mut bounds = Vec::new();
+    let mut counts = Vec::new();
+    let mut quantiles = Vec::new();
     for m in mf.get_metric() {
-        let ts = m.timestamp_ms();
-        match mf.get_field_type() {
-            MetricType::COUNTER => {
-                let v = m.get_counter().get_value();
-                if v.is_nan() || v < 0.0 {
-                    continue; // OpenMetrics forbids NaN or negative totals
-                }
-                sample(out, name, m.get_label(), None, Num::F(v), ts);
-            }
-            MetricType::GAUGE => sample(
-                out,
-                name,
-                m.get_label(),
-                None,
-                Num::F(m.get_gauge().get_value()),
-                ts,
-            ),
-            MetricType::UNTYPED => {
-                // Only custom collectors produce untyped families; the crate's own
-                // TextEncoder reads them through this same deprecated accessor.
-                #[allow(deprecated)]
-                sample(
-                    out,
-                    name,
-                    m.get_label(),
-                    None,
-                    Num::F(m.get_untyped().get_value()),
-                    ts,
+        let value = match mf.get_field_type() {
+            MetricType::COUNTER => Value::FloatCounter(m.get_counter().get_value()),
+            MetricType::GAUGE => Value::FloatGauge(m.get_gauge().get_value()),
+            // Only custom collectors produce untyped families; the crate's own
+            // TextEncoder reads them through this same deprecated accessor.
+            #[allow(deprecated)]
+            MetricType::UNTYPED => Value::Unknown(m.get_untyped().get_value()),
+            MetricType::HISTOGRAM => {
+                let h = m.get_histogram();
+                histogram(
+                    h.get_bucket(),
+                    h.get_sample_count(),
+                    &mut bounds,
+                    &mut counts,
                 );
+                Value::Histogram {
+                    bounds: &bounds,
+                    counts: &counts,
+                    sum: h.get_sample_sum(),
+                }
             }
-            MetricType::HISTOGRAM => write_histogram(out, name, m, ts),
             MetricType::SUMMARY => {
                 let s = m.get_summary();
-                let mut q = String::new();
-                for quantile in s.get_quantile() {
-                    q.clear();
-                    write_canonical(&mut q, quantile.quantile());
-                    sample(
-                        out,
-                        name,
-                        m.get_label(),
-                        Some(("quantile", &q)),
-                        Num::F(quantile.value()),
-                        ts,
-                    );
+                quantiles.clear();
+                quantiles.extend(s.get_quantile().iter().map(|q| (q.quantile(), q.value())));
+                Value::Summary {
+                    quantiles: &quantiles,
+                    sum: s.sample_sum(),
+                    count: s.sample_count(),
                 }
-                let sum = format!("{name}_sum");
-                sample(out, &sum, m.get_label(), None, Num::F(s.sample_sum()), ts);
-                let count = format!("{name}_count");
-                sample(
-                    out,
-                    &count,
-                    m.get_label(),
-                    None,
-                    Num::U(s.sample_count()),
-                    ts,
-                );
             }
-        }
+        };
+        // A series that does not fit is counted by the collection.
+        let _ = family.series(pairs(m), value);
     }
 }
 
-fn write_histogram(out: &mut String, name: &str, m: &Metric, ts: i64) {
-    let h = m.get_histogram();
-    let bucket = format!("{name}_bucket");
-    let mut le = String::new();
-    let mut saw_inf = false;
-    let mut negative_bound = false;
-    let mut last = f64::NEG_INFINITY;
-    for b in h.get_bucket() {
-        let bound = b.upper_bound();
-        // Bounds must be strictly increasing and not NaN; skip any that are not.
-        if bound.is_nan() || bound <= last {
-            continue;
-        }
-        last = bound;
-        negative_bound |= bound < 0.0;
-        le.clear();
-        if bound == f64::INFINITY {
-            saw_inf = true;
-            le.push_str("+Inf");
-        } else {
-            write_canonical(&mut le, bound);
-        }
-        sample(
-            out,
-            &bucket,
-            m.get_label(),
-            Some(("le", &le)),
-            Num::U(b.cumulative_count()),
-            ts,
-        );
-    }
-    if !saw_inf {
-        sample(
-            out,
-            &bucket,
-            m.get_label(),
-            Some(("le", "+Inf")),
-            Num::U(h.get_sample_count()),
-            ts,
-        );
-    }
-    // OpenMetrics: a histogram with negative thresholds must not expose `_sum`, and
-    // `_count` appears exactly when `_sum` does.
-    if !negative_bound {
-        let sum = format!("{name}_sum");
-        sample(
-            out,
-            &sum,
-            m.get_label(),
-            None,
-            Num::F(h.get_sample_sum()),
-            ts,
-        );
-        let count = format!("{name}_count");
-        sample(
-            out,
-            &count,
-            m.get_label(),
-            None,
-            Num::U(h.get_sample_count()),
-            ts,
-        );
-    }
-}
-
-enum Num {
-    F(f64),
-    U(u64),
-}
-
-fn sample(
-    out: &mut String,
-    name: &str,
-    labels: &[LabelPair],
-    extra: Option<(&str, &str)>,
-    value: Num,
-    ts_ms: i64,
+/// Converts the crate's cumulative buckets (finite bounds, maybe `+Inf` last) into
+/// finite `bounds` and per-bucket `counts` ending with the `+Inf` bucket. Bounds out of
+/// order are passed on for [`CollectedFamily::series`](tachometer_core::CollectedFamily::series)
+/// to reject.
+fn histogram(
+    buckets: &[::prometheus::proto::Bucket],
+    total: u64,
+    bounds: &mut Vec<f64>,
+    counts: &mut Vec<u64>,
 ) {
-    out.push_str(name);
-    if !labels.is_empty() || extra.is_some() {
-        out.push('{');
-        let mut first = true;
-        let pairs = labels.iter().map(|l| (l.name(), l.value())).chain(extra);
-        for (k, v) in pairs {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push_str(k);
-            out.push_str("=\"");
-            write_label_value(out, v);
-            out.push('"');
+    bounds.clear();
+    counts.clear();
+    let mut below = 0u64;
+    for b in buckets {
+        if b.upper_bound() == f64::INFINITY {
+            break;
         }
-        out.push('}');
+        bounds.push(b.upper_bound());
+        counts.push(b.cumulative_count().saturating_sub(below));
+        below = b.cumulative_count();
     }
-    out.push(' ');
-    match value {
-        Num::U(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Num::F(v) => write_canonical(out, v),
-    }
-    if ts_ms != 0 {
-        // OpenMetrics timestamps are seconds; the crate's are milliseconds.
-        let _ = write!(
-            out,
-            " {}.{:03}",
-            ts_ms.div_euclid(1000),
-            ts_ms.rem_euclid(1000)
-        );
-    }
-    out.push('\n');
+    counts.push(total.saturating_sub(below));
 }
 
 #[cfg(test)]
@@ -297,11 +187,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clash_detection() {
-        let taken: HashSet<String> = ["jobs_total".to_owned(), "temp".to_owned()].into();
-        assert!(clashes(&taken, "jobs_total"));
-        assert!(clashes(&taken, "jobs"));
-        assert!(clashes(&taken, "temp_total"));
-        assert!(!clashes(&taken, "other"));
+    fn cumulative_buckets_become_per_bucket_counts() {
+        let bucket = |le: f64, n: u64| {
+            let mut b = ::prometheus::proto::Bucket::default();
+            b.set_upper_bound(le);
+            b.set_cumulative_count(n);
+            b
+        };
+        let (mut bounds, mut counts) = (Vec::new(), Vec::new());
+        histogram(
+            &[bucket(0.5, 1), bucket(1.0, 2), bucket(2.5, 2)],
+            3,
+            &mut bounds,
+            &mut counts,
+        );
+        assert_eq!(
+            (bounds.as_slice(), counts.as_slice()),
+            (&[0.5, 1.0, 2.5][..], &[1, 1, 0, 1][..])
+        );
+        histogram(
+            &[bucket(1.0, 4), bucket(f64::INFINITY, 6)],
+            6,
+            &mut bounds,
+            &mut counts,
+        );
+        assert_eq!(
+            (bounds.as_slice(), counts.as_slice()),
+            (&[1.0][..], &[4, 2][..])
+        );
     }
 }

@@ -13,6 +13,8 @@
 //! | `counters` | `Counter`, `FloatCounter` | `count` |
 //! | `histograms` | `HdrHistogram` | `count`, `max`, `mean`, `min`, `p50`, `p75`, `p95`, `p98`, `p99`, `p999`, `stddev` (raw values) |
 //! | `histograms` | `Histogram` (explicit buckets) | `count`, `sum`, `buckets` |
+//! | `histograms` | collected `Summary` | `count`, `sum`, `quantiles` (canonical quantile → value) |
+//! | `gauges` | collected `Unknown` | `value` |
 //! | `meters` | `Meter` | `count`, `m15_rate`, `m1_rate`, `m5_rate`, `mean_rate`, `units` (`"events/second"`) |
 //! | `timers` | `Timer` | the histogram fields in the duration unit, then `m15_rate`, `m1_rate`, `m5_rate`, `mean_rate`, `duration_units`, `rate_units` (`"calls/second"`) |
 //!
@@ -209,13 +211,15 @@ struct CounterEntry {
     labels: LabelMap,
 }
 
-/// Window statistics in Dropwizard's field order (`count` is lifetime).
+/// Window statistics in Dropwizard's field order (`count` is lifetime). `M` is the type
+/// of `max`/`min`: `u64` for HDR histograms (Dropwizard writes a histogram's as longs),
+/// `f64` for timers (converted to the duration unit).
 #[derive(Serialize)]
-struct Stats {
+struct Stats<M> {
     count: u64,
-    max: Option<f64>,
+    max: Option<M>,
     mean: f64,
-    min: Option<f64>,
+    min: Option<M>,
     p50: f64,
     p75: f64,
     p95: f64,
@@ -225,15 +229,22 @@ struct Stats {
     stddev: f64,
 }
 
-impl Stats {
-    fn new(s: &HdrSnapshot, divisor: f64) -> Self {
-        let empty = s.window_count() == 0;
+impl<M> Stats<M> {
+    /// The statistics of `s` with every value divided by `divisor`, and `max`/`min`
+    /// from `extremes` (absent while the window is empty).
+    fn new(s: &HdrSnapshot, divisor: f64, extremes: impl FnOnce(&HdrSnapshot) -> (M, M)) -> Self {
+        let (max, min) = if s.window_count() == 0 {
+            (None, None)
+        } else {
+            let (max, min) = extremes(s);
+            (Some(max), Some(min))
+        };
         let q = |q| s.quantile(q) / divisor;
         Self {
             count: s.count(),
-            max: (!empty).then(|| s.max() / divisor),
+            max,
             mean: s.mean() / divisor,
-            min: (!empty).then(|| s.min() / divisor),
+            min,
             p50: q(0.5),
             p75: q(0.75),
             p95: q(0.95),
@@ -248,45 +259,20 @@ impl Stats {
 #[derive(Serialize)]
 struct HdrEntry {
     #[serde(flatten)]
-    stats: IntStats,
+    stats: Stats<u64>,
     #[serde(skip_serializing_if = "LabelMap::is_empty")]
     labels: LabelMap,
 }
 
-/// HDR histograms hold integers: Dropwizard writes `max`/`min` of a histogram as longs.
+/// A collected summary: lifetime `count` and `sum`, and its quantiles (canonical
+/// spelling → value).
 #[derive(Serialize)]
-struct IntStats {
+struct SummaryEntry {
     count: u64,
-    max: Option<u64>,
-    mean: f64,
-    min: Option<u64>,
-    p50: f64,
-    p75: f64,
-    p95: f64,
-    p98: f64,
-    p99: f64,
-    p999: f64,
-    stddev: f64,
-}
-
-impl IntStats {
-    fn new(s: &HdrSnapshot) -> Self {
-        let f = Stats::new(s, 1.0);
-        let empty = s.window_count() == 0;
-        Self {
-            count: f.count,
-            max: (!empty).then(|| s.window().max()),
-            mean: f.mean,
-            min: (!empty).then(|| s.window().min()),
-            p50: f.p50,
-            p75: f.p75,
-            p95: f.p95,
-            p98: f.p98,
-            p99: f.p99,
-            p999: f.p999,
-            stddev: f.stddev,
-        }
-    }
+    sum: f64,
+    quantiles: Ordered<f64>,
+    #[serde(skip_serializing_if = "LabelMap::is_empty")]
+    labels: LabelMap,
 }
 
 #[derive(Serialize)]
@@ -336,7 +322,7 @@ struct MeterEntry {
 #[derive(Serialize)]
 struct TimerEntry {
     #[serde(flatten)]
-    stats: Stats,
+    stats: Stats<f64>,
     #[serde(flatten)]
     rates: Rates,
     duration_units: &'static str,
@@ -351,6 +337,7 @@ enum Entry {
     Gauge(GaugeEntry),
     Counter(CounterEntry),
     Hdr(HdrEntry),
+    Summary(SummaryEntry),
     Buckets(BucketEntry),
     Meter(MeterEntry),
     Timer(TimerEntry),
@@ -494,7 +481,7 @@ impl Visitor for Collector {
                 self.histograms.push((
                     k,
                     Entry::Hdr(HdrEntry {
-                        stats: IntStats::new(s),
+                        stats: Stats::new(s, 1.0, |s| (s.window().max(), s.window().min())),
                         labels: l,
                     }),
                 ));
@@ -510,7 +497,9 @@ impl Visitor for Collector {
             }
             Value::Timer(t) => {
                 let entry = TimerEntry {
-                    stats: Stats::new(&t.durations, self.unit.nanos()),
+                    stats: Stats::new(&t.durations, self.unit.nanos(), |s| {
+                        (s.max() / self.unit.nanos(), s.min() / self.unit.nanos())
+                    }),
                     rates: rates(&t.calls),
                     duration_units: self.unit.as_str(),
                     rate_units: "calls/second",
@@ -518,8 +507,34 @@ impl Visitor for Collector {
                 };
                 self.timers.push((k, Entry::Timer(entry)));
             }
-            // A kind added to the core later: no Dropwizard equivalent known yet.
-            _ => {}
+            Value::Summary {
+                quantiles,
+                sum,
+                count,
+            } => {
+                let quantiles = quantiles
+                    .iter()
+                    .map(|&(q, v)| {
+                        let mut text = String::new();
+                        float::write_canonical(&mut text, q);
+                        (text, v)
+                    })
+                    .collect();
+                let entry = SummaryEntry {
+                    count,
+                    sum,
+                    quantiles: Ordered(quantiles),
+                    labels: l,
+                };
+                self.histograms.push((k, Entry::Summary(entry)));
+            }
+            Value::Unknown(v) => self.gauges.push((
+                k,
+                Entry::Gauge(GaugeEntry {
+                    value: Number::Float(v),
+                    labels: l,
+                }),
+            )),
         }
     }
 }

@@ -59,17 +59,16 @@
 pub mod escape;
 pub mod float;
 mod line;
-mod openmetrics;
 #[cfg(feature = "remote-write")]
 pub(crate) mod samples;
 mod series;
-mod text;
+mod visitor;
 
-use tachometer_core::Registry;
+use tachometer_core::naming::Dialect;
+use tachometer_core::{Collector, Registry};
 
-use openmetrics::OpenMetricsVisitor;
 use series::Template;
-use text::TextVisitor;
+use visitor::ExpositionVisitor;
 
 /// A text exposition format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,6 +82,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// The naming dialect of the format.
+    fn dialect(self) -> Dialect {
+        match self {
+            Format::Text004 => Dialect::Text004,
+            Format::OpenMetrics100 | Format::OpenMetrics001 => Dialect::OpenMetrics,
+        }
+    }
+
     /// The `Content-Type` header value for a response in this format.
     #[must_use]
     pub fn content_type(self) -> &'static str {
@@ -148,17 +155,38 @@ impl Encoder {
 
     /// Appends `registry`'s families to `out` *without* the OpenMetrics `# EOF`, so that
     /// families from another source can follow before [`write_terminator`]. The other
-    /// source must not repeat a family name.
+    /// source must not repeat a family name; a [`Collector`]
+    /// is the way to add families that are checked and kept in name order.
     pub fn write_families(&mut self, registry: &Registry, format: Format, out: &mut String) {
+        self.write_collected(registry, &[], format, out);
+    }
+
+    /// [`encode_into`](Self::encode_into), with the families of `extra` collectors for
+    /// this exposition only (see [`Registry::visit_with`]).
+    #[cfg(feature = "prometheus-interop")]
+    pub(crate) fn encode_collected(
+        &mut self,
+        registry: &Registry,
+        extra: &[&dyn Collector],
+        format: Format,
+        out: &mut String,
+    ) {
+        self.write_collected(registry, extra, format, out);
+        write_terminator(format, out);
+    }
+
+    fn write_collected(
+        &mut self,
+        registry: &Registry,
+        extra: &[&dyn Collector],
+        format: Format,
+        out: &mut String,
+    ) {
         out.reserve(self.last_len);
         let start = out.len();
         let (aux, tpl) = (&mut self.aux, &mut self.tpl);
-        match format {
-            Format::Text004 => registry.visit(&mut TextVisitor::new(out, aux, tpl)),
-            Format::OpenMetrics100 | Format::OpenMetrics001 => {
-                registry.visit(&mut OpenMetricsVisitor::new(out, aux, tpl));
-            }
-        }
+        let mut visitor = ExpositionVisitor::new(format.dialect(), out, aux, tpl);
+        registry.visit_with(extra, &mut visitor);
         self.last_len = out.len() - start;
     }
 }

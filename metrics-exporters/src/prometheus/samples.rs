@@ -9,10 +9,10 @@
 //! OpenMetrics canonical spelling. Counters are named as OpenMetrics names them,
 //! `<name minus _total>_total`, which is the Prometheus convention a store expects.
 
+use tachometer_core::naming::{Dialect, NamePart, METER_RATE_WINDOWS, SUMMARY_QUANTILES};
 use tachometer_core::{Descriptor, Value};
 
 use super::float::write_canonical;
-use super::series::{base_name, QUANTILES};
 
 /// Nanoseconds per second: timers record nanoseconds, Prometheus wants seconds.
 const NANOS_PER_SECOND: f64 = 1e9;
@@ -30,8 +30,9 @@ pub(crate) struct Sample<'a> {
     pub(crate) value: f64,
 }
 
-/// Calls `f` with every sample of one series, in exposition order. `le` is a reused
-/// buffer for rendering bucket bounds.
+/// Calls `f` with every sample of one series, in exposition order, named by the core's
+/// [naming table](tachometer_core::naming) in its OpenMetrics dialect. `le` is a reused
+/// buffer for rendering bucket bounds and quantiles.
 pub(crate) fn for_each_sample(
     desc: &Descriptor,
     value: Value<'_>,
@@ -39,32 +40,28 @@ pub(crate) fn for_each_sample(
     f: &mut dyn FnMut(Sample<'_>),
 ) {
     let name = desc.name();
-    let base = base_name(name);
-    let plain = |suffix, value| Sample {
-        stem: name,
-        suffix,
+    let names = desc.kind().exposition().names(Dialect::OpenMetrics);
+    let label = names.primary_label.unwrap_or_default();
+    let sample = |part: NamePart, value| Sample {
+        stem: part.stem_of(name),
+        suffix: part.suffix,
         extra: None,
         value,
     };
+    let primary = |value| sample(names.primary, value);
+    // Present for every kind with `_sum`/`_count` (the table's, so never the fallback).
+    let sum = names.sum.unwrap_or(names.primary);
+    let count = names.count.unwrap_or(names.primary);
     match value {
-        Value::Counter(v) => f(Sample {
-            stem: base,
-            suffix: "_total",
-            extra: None,
-            value: v as f64,
-        }),
-        Value::FloatCounter(v) => f(Sample {
-            stem: base,
-            suffix: "_total",
-            extra: None,
-            value: v,
-        }),
-        Value::Gauge(v) => f(plain("", v as f64)),
-        Value::FloatGauge(v) => f(plain("", v)),
+        Value::Counter(v) => f(primary(v as f64)),
+        Value::FloatCounter(v) | Value::FloatGauge(v) | Value::Unknown(v) => {
+            f(primary(v));
+        }
+        Value::Gauge(v) => f(primary(v as f64)),
         Value::Histogram {
             bounds,
             counts,
-            sum,
+            sum: total,
         } => {
             let mut cumulative = 0u64;
             for i in 0..=bounds.len() {
@@ -72,63 +69,62 @@ pub(crate) fn for_each_sample(
                 le.clear();
                 write_canonical(le, bounds.get(i).copied().unwrap_or(f64::INFINITY));
                 f(Sample {
-                    stem: name,
-                    suffix: "_bucket",
-                    extra: Some(("le", le.as_str())),
-                    value: cumulative as f64,
+                    extra: Some((label, le.as_str())),
+                    ..primary(cumulative as f64)
                 });
             }
-            f(plain("_sum", sum));
-            f(plain("_count", cumulative as f64));
+            f(sample(sum, total));
+            f(sample(count, cumulative as f64));
         }
         Value::HdrHistogram(s) => {
-            for (q, text) in QUANTILES {
+            for (q, text) in SUMMARY_QUANTILES {
                 f(Sample {
-                    stem: name,
-                    suffix: "",
-                    extra: Some(("quantile", text)),
-                    value: s.quantile(q),
+                    extra: Some((label, text)),
+                    ..primary(s.quantile(q))
                 });
             }
-            f(plain("_sum", s.sum() as f64));
-            f(plain("_count", s.count() as f64));
+            f(sample(sum, s.sum() as f64));
+            f(sample(count, s.count() as f64));
         }
         Value::Timer(t) => {
             let d = &t.durations;
-            for (q, text) in QUANTILES {
+            for (q, text) in SUMMARY_QUANTILES {
                 f(Sample {
-                    stem: name,
-                    suffix: "",
-                    extra: Some(("quantile", text)),
-                    value: d.quantile(q) / NANOS_PER_SECOND,
+                    extra: Some((label, text)),
+                    ..primary(d.quantile(q) / NANOS_PER_SECOND)
                 });
             }
-            f(plain("_sum", d.sum() as f64 / NANOS_PER_SECOND));
-            f(plain("_count", d.count() as f64));
+            f(sample(sum, d.sum() as f64 / NANOS_PER_SECOND));
+            f(sample(count, d.count() as f64));
+        }
+        Value::Summary {
+            quantiles,
+            sum: total,
+            count: n,
+        } => {
+            for &(q, v) in quantiles {
+                le.clear();
+                write_canonical(le, q);
+                f(Sample {
+                    extra: Some((label, le.as_str())),
+                    ..primary(v)
+                });
+            }
+            f(sample(sum, total));
+            f(sample(count, n as f64));
         }
         Value::Meter(m) => {
-            f(Sample {
-                stem: base,
-                suffix: "_total",
-                extra: None,
-                value: m.count as f64,
-            });
-            for (window, rate) in [
-                ("1m", m.m1_rate),
-                ("5m", m.m5_rate),
-                ("15m", m.m15_rate),
-                ("mean", m.mean_rate),
-            ] {
-                f(Sample {
-                    stem: base,
-                    suffix: "_rate",
-                    extra: Some(("window", window)),
-                    value: rate,
-                });
+            f(primary(m.count as f64));
+            if let Some((_, rate, window)) = names.rate {
+                let rates = [m.m1_rate, m.m5_rate, m.m15_rate, m.mean_rate];
+                for (w, r) in METER_RATE_WINDOWS.into_iter().zip(rates) {
+                    f(Sample {
+                        extra: Some((window, w)),
+                        ..sample(rate, r)
+                    });
+                }
             }
         }
-        // A kind added to the core later: nothing we know how to map.
-        _ => {}
     }
 }
 

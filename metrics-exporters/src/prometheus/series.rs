@@ -17,46 +17,25 @@
 //! allocation once the buffers have grown; lines too long for the cursor go through
 //! `push_str` with the same layout code (see [`Sink`]).
 
-use tachometer_core::{Descriptor, Labels, MetricKind, Value};
+use tachometer_core::naming::{Dialect, NamePart, METER_RATE_WINDOWS, SUMMARY_QUANTILES};
+use tachometer_core::{Descriptor, Labels, Value};
 
 use super::float::{write_canonical, write_float, write_u64};
 use super::line::{append, Cursor, Fragments, Line, Padded, Sink, MAX_U64_LEN};
 
-/// Which text format a sample is written for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    /// Prometheus text 0.0.4.
-    Text,
-    /// OpenMetrics 1.0.
-    OpenMetrics,
-}
-
-/// Quantiles every HDR histogram and timer exports, with their canonical spelling
-/// (identical in both formats).
-pub(crate) const QUANTILES: [(f64, &str); 6] = [
-    (0.5, "0.5"),
-    (0.75, "0.75"),
-    (0.95, "0.95"),
-    (0.98, "0.98"),
-    (0.99, "0.99"),
-    (0.999, "0.999"),
-];
-
 /// Nanoseconds per second: timers record nanoseconds, both formats want base units.
 const NANOS_PER_SECOND: f64 = 1e9;
-
-/// A family name without a trailing `_total` (the OpenMetrics counter family name, and
-/// the base a meter's two families are named from).
-pub(crate) fn base_name(name: &str) -> &str {
-    name.strip_suffix("_total").unwrap_or(name)
-}
 
 /// The label a sample carries after the series' own labels.
 #[derive(Clone, Copy)]
 enum Extra<'s> {
     None,
-    /// A value that needs no escaping (`window="1m"`, `quantile="0.99"`).
-    Str(&'static str, &'s str),
+    /// The family's primary label (`quantile`) with a value that needs no escaping.
+    Primary(&'s str),
+    /// The rate family's label (`window`) with a value that needs no escaping.
+    Rate(&'s str),
+    /// The primary label with the value rendered in [`Template::scratch`].
+    Scratch,
     /// The `le` of bucket `i` (see [`Template::cache_bounds`]).
     Bucket(usize),
 }
@@ -95,6 +74,11 @@ pub(crate) struct Template {
     /// The rendered `le` values (`+Inf` last), back to back; they end at `le_ends`.
     le_text: String,
     le_ends: Vec<usize>,
+    /// A label value rendered per sample (a collected summary's quantile).
+    scratch: String,
+    /// The label names the naming table gives the primary and rate samples.
+    primary_label: &'static str,
+    rate_label: &'static str,
 }
 
 impl Template {
@@ -104,55 +88,35 @@ impl Template {
         self.mids.clear();
         self.labels = names.len();
         let name = desc.name();
-        let base = base_name(name);
         let (first, rest) = match names.split_first() {
             Some((first, rest)) => (Some(&**first), rest),
             None => (None, &[][..]),
         };
-        let open = |frags: &mut Fragments, name: &str, suffix: &str| {
-            frags.begin();
-            frags.push(name);
-            frags.push(suffix);
-            if let Some(first) = first {
-                frags.push("{");
-                frags.push(first);
-                frags.push("=\"");
-            }
-            frags.end()
-        };
         let f = &mut self.frags;
-        let empty = Padded::default();
-        self.opens = match desc.kind() {
-            MetricKind::Counter | MetricKind::FloatCounter => {
-                let primary = match dialect {
-                    Dialect::Text => open(f, name, ""),
-                    Dialect::OpenMetrics => open(f, base, "_total"),
-                };
-                [primary, empty, empty, empty]
+        let mut open = |part: Option<NamePart>| {
+            let Some(part) = part else {
+                return Padded::default();
+            };
+            f.begin();
+            f.push(part.stem_of(name));
+            f.push(part.suffix);
+            if let Some(first) = first {
+                f.push("{");
+                f.push(first);
+                f.push("=\"");
             }
-            MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => {
-                [open(f, name, ""), empty, empty, empty]
-            }
-            MetricKind::Histogram => [
-                open(f, name, "_bucket"),
-                open(f, name, "_sum"),
-                open(f, name, "_count"),
-                empty,
-            ],
-            MetricKind::Meter => [
-                open(f, base, "_total"),
-                empty,
-                empty,
-                open(f, base, "_rate"),
-            ],
-            // Summaries, and whatever kind the core adds later: every name it could need.
-            _ => [
-                open(f, name, ""),
-                open(f, name, "_sum"),
-                open(f, name, "_count"),
-                open(f, base, "_rate"),
-            ],
+            f.end()
         };
+        let n = desc.kind().exposition().names(dialect);
+        self.primary_label = n.primary_label.unwrap_or_default();
+        self.rate_label = n.rate.map(|(_, _, label)| label).unwrap_or_default();
+        self.opens = [
+            open(Some(n.primary)),
+            open(n.sum),
+            open(n.count),
+            open(n.rate.map(|(_, sample, _)| sample)),
+        ];
+        let f = &mut self.frags;
         for label in rest {
             f.begin();
             f.push("\",");
@@ -250,8 +214,10 @@ impl SampleWriter<'_, '_> {
     fn extra<'e>(tpl: &'e Template, extra: Extra<'e>) -> Option<(&'e str, &'e str)> {
         match extra {
             Extra::None => None,
-            Extra::Str(n, v) => Some((n, v)),
-            Extra::Bucket(i) => Some(("le", tpl.le(i))),
+            Extra::Primary(v) => Some((tpl.primary_label, v)),
+            Extra::Rate(v) => Some((tpl.rate_label, v)),
+            Extra::Scratch => Some((tpl.primary_label, tpl.scratch.as_str())),
+            Extra::Bucket(i) => Some((tpl.primary_label, tpl.le(i))),
         }
     }
 
@@ -319,7 +285,7 @@ impl SampleWriter<'_, '_> {
             tpl.head(self.out, name, values, extra);
         }
         match self.dialect {
-            Dialect::Text => write_float(self.out, v),
+            Dialect::Text004 => write_float(self.out, v),
             Dialect::OpenMetrics => write_canonical(self.out, v),
         }
         self.out.push('\n');
@@ -385,7 +351,14 @@ pub(crate) fn write_series(
     match value {
         Value::Counter(v) => w.uint(Name::Primary, values, Extra::None, v),
         Value::Gauge(v) => w.int(Name::Primary, values, v),
-        _ => write_other(w, aux, values, value),
+        Value::FloatCounter(_)
+        | Value::FloatGauge(_)
+        | Value::Unknown(_)
+        | Value::Histogram { .. }
+        | Value::HdrHistogram(_)
+        | Value::Timer(_)
+        | Value::Meter(_)
+        | Value::Summary { .. } => write_other(w, aux, values, value),
     }
 }
 
@@ -418,7 +391,7 @@ fn write_other(
                 w.uint(Name::Primary, values, Extra::Bucket(i), cumulative);
             }
             let show_sum = match dialect {
-                Dialect::Text => true,
+                Dialect::Text004 => true,
                 Dialect::OpenMetrics => sum >= 0.0 && bounds.iter().all(|b| *b >= 0.0),
             };
             if show_sum {
@@ -427,8 +400,8 @@ fn write_other(
             }
         }
         Value::HdrHistogram(s) => {
-            for (q, text) in QUANTILES {
-                let extra = Extra::Str("quantile", text);
+            for (q, text) in SUMMARY_QUANTILES {
+                let extra = Extra::Primary(text);
                 w.float(Name::Primary, values, extra, s.quantile(q));
             }
             w.uint(Name::Sum, values, Extra::None, s.sum());
@@ -436,9 +409,9 @@ fn write_other(
         }
         Value::Timer(t) => {
             let d = &t.durations;
-            for (q, text) in QUANTILES {
+            for (q, text) in SUMMARY_QUANTILES {
                 let seconds = d.quantile(q) / NANOS_PER_SECOND;
-                w.float(Name::Primary, values, Extra::Str("quantile", text), seconds);
+                w.float(Name::Primary, values, Extra::Primary(text), seconds);
             }
             // Division, not `* 1e-9`: 25_000_000 ns must print as 0.025, not 0.025000000000000001.
             let sum = d.sum() as f64 / NANOS_PER_SECOND;
@@ -452,17 +425,25 @@ fn write_other(
                 tpl: w.tpl,
                 dialect,
             };
-            for (window, rate) in [
-                ("1m", m.m1_rate),
-                ("5m", m.m5_rate),
-                ("15m", m.m15_rate),
-                ("mean", m.mean_rate),
-            ] {
-                r.float(Name::Rate, values, Extra::Str("window", window), rate);
+            let rates = [m.m1_rate, m.m5_rate, m.m15_rate, m.mean_rate];
+            for (window, rate) in METER_RATE_WINDOWS.into_iter().zip(rates) {
+                r.float(Name::Rate, values, Extra::Rate(window), rate);
             }
         }
-        // A kind added to the core later: nothing we know how to write.
-        _ => {}
+        Value::Summary {
+            quantiles,
+            sum,
+            count,
+        } => {
+            for &(q, v) in quantiles {
+                w.tpl.scratch.clear();
+                write_canonical(&mut w.tpl.scratch, q);
+                w.float(Name::Primary, values, Extra::Scratch, v);
+            }
+            w.float(Name::Sum, values, Extra::None, sum);
+            w.uint(Name::Count, values, Extra::None, count);
+        }
+        Value::Unknown(v) => w.float(Name::Primary, values, Extra::None, v),
     }
 }
 

@@ -17,6 +17,8 @@
 //! | explicit histogram | `name.count:delta|c`, `name.sum:delta|c` |
 //! | HDR histogram | `.count`, `.sum` deltas as `c`; `.mean .p50 .p90 .p99 .max` as `g` |
 //! | timer | as HDR, with every value in milliseconds |
+//! | collected summary | `.count`, `.sum` deltas as `c`; one `g` per quantile (`.p50`, `.p999`…) |
+//! | collected untyped value | `name:value|g` |
 //!
 //! Raw `|ms` samples cannot be rebuilt from buckets, so distributions travel as summary
 //! gauges computed over the histogram's window (skipped while the window is empty).
@@ -221,6 +223,26 @@ impl Push<'_> {
     }
 }
 
+/// `p50`, `p90`, `p99`, `p999` for a quantile in `0..=1`: the digits of its percentage
+/// (`p0` and `p100` at the ends).
+fn quantile_suffix(out: &mut String, q: f64) {
+    use std::fmt::Write as _;
+    out.clear();
+    out.push('p');
+    if q >= 1.0 {
+        out.push_str("100");
+        return;
+    }
+    // Up to six decimals of the quantile, trailing zeros dropped, at least two digits.
+    let mut digits = format!("{:.6}", q.max(0.0));
+    let digits = digits.split_off(2);
+    let digits = digits.trim_end_matches('0');
+    let _ = write!(out, "{digits:0<2}");
+    if out == "p00" {
+        out.truncate(2);
+    }
+}
+
 impl Visitor for Push<'_> {
     fn series(&mut self, family: &Descriptor, labels: Labels<'_>, value: Value<'_>) {
         let name = family.name();
@@ -249,8 +271,44 @@ impl Visitor for Push<'_> {
                 self.delta(name, "sum", &labels, Prev::U(s.sum()), 1e-6);
                 self.summary(name, &labels, s, 1e-6);
             }
-            // A metric kind added to the core after this exporter: nothing to send yet.
-            _ => {}
+            Value::Summary {
+                quantiles,
+                sum,
+                count,
+            } => {
+                self.delta(name, "count", &labels, Prev::U(count), 1.0);
+                self.delta(name, "sum", &labels, Prev::F(sum), 1.0);
+                let mut suffix = String::new();
+                for &(q, v) in quantiles {
+                    quantile_suffix(&mut suffix, q);
+                    self.emit(name, &suffix, &labels, Num::Float(v), Kind::Gauge, None);
+                }
+            }
+            Value::Unknown(v) => {
+                self.emit(name, "", &labels, Num::Float(v), Kind::Gauge, None);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quantile_suffix;
+
+    #[test]
+    fn quantile_suffixes() {
+        let mut s = String::new();
+        for (q, want) in [
+            (0.0, "p0"),
+            (0.05, "p05"),
+            (0.5, "p50"),
+            (0.9, "p90"),
+            (0.99, "p99"),
+            (0.999, "p999"),
+            (1.0, "p100"),
+        ] {
+            quantile_suffix(&mut s, q);
+            assert_eq!(s, want, "{q}");
         }
     }
 }
