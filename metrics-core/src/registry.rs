@@ -374,9 +374,9 @@ impl Registry {
                         .get(owner)
                         .is_some_and(|(d, c)| *c == g.collector && d == desc)
             };
-            let free = samples
-                .iter()
-                .all(|s| families.sample_names.get(s).map_or(true, |o| ours(o)) && !taken.contains(s));
+            let free = samples.iter().all(|s| {
+                families.sample_names.get(s).map_or(true, |o| ours(o)) && !taken.contains(s)
+            });
             if free {
                 taken.extend(samples);
             } else {

@@ -163,11 +163,11 @@ fn clashing_collected_families_are_left_out_and_counted() {
 #[test]
 fn series_that_do_not_fit_are_errors_and_counted() {
     let r = Registry::new();
-    let errors = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = errors.clone();
     r.register_collector(collector(move |out| {
         let mut g = out.family(desc("g", MetricKind::Gauge, &["a", "b"]));
-        let mut errs = sink.lock();
+        let mut errs = sink.lock().unwrap();
         errs.push(
             g.series([("b", "1"), ("a", "2")], Value::Gauge(1))
                 .unwrap_err(),
@@ -209,7 +209,7 @@ fn series_that_do_not_fit_are_errors_and_counted() {
     .unwrap();
     let lines = walk(&r);
     assert!(lines.contains(&"g{a=ok,b=ok} 0.5".to_owned()), "{lines:?}");
-    let errors: Vec<Error> = errors.lock().drain(..).collect();
+    let errors: Vec<Error> = errors.lock().unwrap().drain(..).collect();
     let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert!(
         text[0].contains("label 1 is \"b\" but the family's is \"a\""),

@@ -117,8 +117,10 @@ fn kind_name(kind: MetricKind) -> &'static str {
         MetricKind::HdrHistogram => "hdr",
         MetricKind::Meter => "meter",
         MetricKind::Timer => "timer",
-        // A kind added to the core later: the page shows its name and series count.
-        _ => "other",
+        // A collected untyped value reads like a gauge.
+        MetricKind::Unknown => "gauge",
+        // Collected summaries: the page shows their name, count and sum.
+        MetricKind::Summary => "other",
     }
 }
 
@@ -177,7 +179,7 @@ impl Visitor for DataWriter<'_> {
             Value::Gauge(v) => {
                 let _ = write!(out, ",\"v\":{v}");
             }
-            Value::FloatCounter(v) | Value::FloatGauge(v) => {
+            Value::FloatCounter(v) | Value::FloatGauge(v) | Value::Unknown(v) => {
                 out.push_str(",\"v\":");
                 json_f64(out, v);
             }
@@ -222,7 +224,10 @@ impl Visitor for DataWriter<'_> {
                 let _ = write!(out, ",\"n\":{}", m.count);
                 rates(out, m);
             }
-            _ => {}
+            Value::Summary { sum, count, .. } => {
+                let _ = write!(out, ",\"n\":{count},\"s\":");
+                json_f64(out, sum);
+            }
         }
         out.push('}');
     }
