@@ -248,6 +248,37 @@ fn shipped_prometheus_and_alertmanager_configs_are_valid() {
 }
 
 #[test]
+fn the_unit_tests_catch_a_threshold_that_is_not_strict() {
+    // Proof that the unit tests can fail: the same tests against rules whose 6x page
+    // threshold admits equality fail on the route that sits exactly on it.
+    let Some(promtool) = peer::promtool() else {
+        return;
+    };
+    let dir = TempDir::new("rules-mutant");
+    let rules = std::fs::read_to_string(monitoring_dir().join("tachometer.rules.yml")).unwrap();
+    let mutant = rules.replace("> 0.006\n", ">= 0.006\n");
+    assert_ne!(mutant, rules);
+    std::fs::write(dir.path().join("tachometer.rules.yml"), mutant).unwrap();
+    std::fs::copy(
+        monitoring_dir().join("http.test.yml"),
+        dir.path().join("http.test.yml"),
+    )
+    .unwrap();
+    let out = Command::new(&promtool)
+        .current_dir(dir.path())
+        .args(["test", "rules", "http.test.yml"])
+        .output()
+        .expect("run promtool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("/at-threshold"), "{text}");
+}
+
+#[test]
 fn example_arguments() {
     let parse = |args: &[&str]| rules_example::parse(args.iter().map(|s| s.to_string()));
     assert_eq!(parse(&["--help"]), Ok(None));
