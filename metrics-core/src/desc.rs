@@ -104,6 +104,7 @@ pub struct Opts {
     pub(crate) unit: Option<Unit>,
     pub(crate) label_names: Vec<String>,
     pub(crate) max_series: Option<usize>,
+    pub(crate) max_bytes: Option<usize>,
 }
 
 impl Opts {
@@ -115,6 +116,7 @@ impl Opts {
             unit: None,
             label_names: Vec::new(),
             max_series: None,
+            max_bytes: None,
         }
     }
 
@@ -137,6 +139,20 @@ impl Opts {
     #[must_use]
     pub fn max_series(mut self, max: usize) -> Self {
         self.max_series = Some(max);
+        self
+    }
+
+    /// Caps the heap the family's series hold, in bytes: once they hold `bytes`, new
+    /// label sets share the overflow series (and count in
+    /// `tachometer_series_overflow_total`), as past [`max_series`](Self::max_series).
+    /// What counts: each series' entry, label values and metric, plus the buckets HDR
+    /// histograms and timers allocate as values arrive (a timer whose values span
+    /// 1 ms–1 s holds about 15 KiB). Series that exist keep recording, so their later
+    /// growth can pass the cap by what they still allocate. Defaults to the registry's
+    /// cap (none unless configured).
+    #[must_use]
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = Some(bytes);
         self
     }
 

@@ -14,6 +14,10 @@
 //! The number of series is capped (default 10,000). Past the cap, new label sets map to
 //! one overflow series whose every label value is [`OVERFLOW_LABEL_VALUE`], and the
 //! registry's `tachometer_series_overflow_total{metric="…"}` counts such lookups.
+//! An optional byte cap works the same way: the family keeps a running total of the
+//! heap its series hold (entries, label values, metrics, and the buckets HDR histograms
+//! and timers allocate later, which they report through the shared total), and once it
+//! reaches the cap new label sets go to the overflow series too.
 
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -83,6 +87,9 @@ pub(crate) struct FamilyCore<M: Metric> {
     table: AtomicPtr<Table<M>>,
     writer: Mutex<Writer<M>>,
     max_series: usize,
+    max_bytes: Option<usize>,
+    /// Heap held by the series (see the module docs); shared with growing series.
+    bytes: Arc<AtomicUsize>,
     overflow: AtomicPtr<Entry<M>>,
     overflow_counter: Option<(Family<Counter>, OnceLock<Counter>)>,
 }
@@ -99,12 +106,14 @@ impl<M: Metric> FamilyCore<M> {
     pub(crate) fn new(
         desc: Arc<Descriptor>,
         config: M::Config,
-        ctx: BuildContext,
-        max_series: usize,
+        mut ctx: BuildContext,
+        (max_series, max_bytes): (usize, Option<usize>),
         overflow_counter: Option<Family<Counter>>,
     ) -> Self {
         let capacity = if desc.label_names.is_empty() { 1 } else { 8 };
         let table = Box::into_raw(Table::with_capacity(capacity));
+        let bytes = Arc::new(AtomicUsize::new(0));
+        ctx.family_bytes = Some(bytes.clone());
         Self {
             desc,
             config,
@@ -115,6 +124,8 @@ impl<M: Metric> FamilyCore<M> {
                 tables: vec![table],
             }),
             max_series: max_series.max(1),
+            max_bytes,
+            bytes,
             overflow: AtomicPtr::new(ptr::null_mut()),
             overflow_counter: overflow_counter.map(|f| (f, OnceLock::new())),
         }
@@ -185,10 +196,34 @@ impl<M: Metric> FamilyCore<M> {
         }
     }
 
+    /// Heap bytes a new series with these label values adds (see the module docs).
+    fn series_bytes<S: AsRef<str>>(&self, values: &[S]) -> usize {
+        std::mem::size_of::<Entry<M>>()
+            + values
+                .iter()
+                .map(|v| std::mem::size_of::<Box<str>>() + v.as_ref().len())
+                .sum::<usize>()
+            + M::initial_bytes(&self.config)
+            // Its share of the hash table: two slots and an order entry, doubled for growth.
+            + 6 * std::mem::size_of::<usize>()
+    }
+
+    /// Whether a new series of `extra` bytes would pass the byte cap.
+    fn over_bytes(&self, extra: usize) -> bool {
+        self.max_bytes
+            .is_some_and(|max| self.bytes.load(Relaxed).saturating_add(extra) > max)
+    }
+
+    /// Heap bytes the family's series hold (see the module docs).
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Relaxed)
+    }
+
     #[cold]
     #[inline(never)]
     fn insert<S: AsRef<str>>(&self, hash: u64, values: &[S]) -> &M {
-        if self.current().len.load(Acquire) >= self.max_series {
+        let extra = self.series_bytes(values);
+        if self.current().len.load(Acquire) >= self.max_series || self.over_bytes(extra) {
             if let Some(m) = self.overflowed() {
                 return m;
             }
@@ -199,10 +234,11 @@ impl<M: Metric> FamilyCore<M> {
         }
         let mut table = self.current();
         let len = table.len.load(Relaxed);
-        if len >= self.max_series {
+        if len >= self.max_series || self.over_bytes(extra) {
             drop(writer);
             return self.overflow_slow();
         }
+        self.bytes.fetch_add(extra, Relaxed);
         if len == table.order.len() {
             table = self.grow(&mut writer, table);
         }
@@ -389,6 +425,14 @@ impl<M: Metric> Family<M> {
     #[must_use]
     pub fn len(&self) -> usize {
         self.core.len()
+    }
+
+    /// Heap bytes the family's series hold, as counted for
+    /// [`Opts::max_bytes`](crate::Opts::max_bytes): entries, label values, metrics, and
+    /// the buckets HDR histograms and timers have allocated so far.
+    #[must_use]
+    pub fn resident_bytes(&self) -> usize {
+        self.core.bytes()
     }
 
     /// Whether no series exists yet.

@@ -146,6 +146,11 @@ impl Meter {
             .store(ticks.last_tick.saturating_add(TICK + 1), Relaxed);
     }
 
+    /// Heap bytes behind one meter (its `Arc` allocation).
+    pub(crate) fn heap_bytes() -> usize {
+        2 * std::mem::size_of::<usize>() + std::mem::size_of::<Core>()
+    }
+
     /// Events marked so far.
     #[must_use]
     pub fn count(&self) -> u64 {
@@ -184,7 +189,7 @@ impl fmt::Debug for Meter {
 }
 
 /// A meter's readings. Rates are events per second.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct MeterSnapshot {
     /// Events since creation.
     pub count: u64,

@@ -1,5 +1,8 @@
 //! The [`Metric`] trait: what the registry needs to build, compare and read a series.
 
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
 use crate::clock::ClockHandle;
 use crate::counter::{Counter, FloatCounter};
 use crate::desc::MetricKind;
@@ -15,10 +18,12 @@ mod private {
     pub trait Sealed {}
 }
 
-/// What a family needs to create a series: the registry's clock.
+/// What a family needs to create a series: the registry's clock, and the family's
+/// running byte total for the series that grow after creation (HDR histograms, timers).
 #[derive(Debug, Clone)]
 pub struct BuildContext {
     pub(crate) clock: ClockHandle,
+    pub(crate) family_bytes: Option<Arc<AtomicUsize>>,
 }
 
 /// A metric type a registry can hold in labeled families. Implemented by every metric
@@ -42,6 +47,14 @@ pub trait Metric: Clone + Send + Sync + 'static + private::Sealed {
     /// Creates one series.
     #[doc(hidden)]
     fn build(config: &Self::Config, ctx: &BuildContext) -> Self;
+
+    /// Heap bytes a new series holds, before any value (for a family's byte cap). Series
+    /// that grow later report their growth through [`BuildContext`].
+    #[doc(hidden)]
+    fn initial_bytes(_config: &Self::Config) -> usize {
+        // An `Arc` to a few words of atomics.
+        2 * std::mem::size_of::<usize>() + std::mem::size_of::<Self>().max(16)
+    }
 
     /// Reads the series; `None` means "nothing to export" (a callback gauge without callback).
     #[doc(hidden)]
@@ -132,10 +145,15 @@ impl Metric for HdrHistogram {
         config.validate().map(|_| ())
     }
     fn build(config: &HdrConfig, ctx: &BuildContext) -> Self {
-        HdrHistogram::with_clock(*config, ctx.clock.clone()).expect("validated at registration")
+        HdrHistogram::build(*config, ctx.clock.clone(), ctx.family_bytes.clone())
+            .expect("validated at registration")
     }
-    fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
-        out(Value::HdrHistogram(&self.snapshot()));
+    fn initial_bytes(config: &HdrConfig) -> usize {
+        HdrHistogram::fixed_bytes(config.sub_windows as usize + 1)
+    }
+    fn read(&self, scratch: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        self.snapshot_into(&mut scratch.hdr);
+        out(Value::HdrHistogram(&scratch.hdr));
     }
 }
 
@@ -148,6 +166,9 @@ impl Metric for Meter {
     }
     fn build(_: &(), ctx: &BuildContext) -> Self {
         Meter::with_clock(ctx.clock.clone())
+    }
+    fn initial_bytes(_: &()) -> usize {
+        Meter::heap_bytes()
     }
     fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
         out(Value::Meter(&self.snapshot()));
@@ -165,9 +186,14 @@ impl Metric for Timer {
         config.validate().map(|_| ())
     }
     fn build(config: &HdrConfig, ctx: &BuildContext) -> Self {
-        Timer::with_clock(*config, ctx.clock.clone()).expect("validated at registration")
+        Timer::build(*config, ctx.clock.clone(), ctx.family_bytes.clone())
+            .expect("validated at registration")
     }
-    fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
-        out(Value::Timer(&self.snapshot()));
+    fn initial_bytes(config: &HdrConfig) -> usize {
+        Timer::new_bytes(config)
+    }
+    fn read(&self, scratch: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        self.snapshot_into(&mut scratch.timer);
+        out(Value::Timer(&scratch.timer));
     }
 }

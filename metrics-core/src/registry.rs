@@ -93,6 +93,7 @@ struct Inner {
     families: RwLock<Families>,
     ctx: BuildContext,
     max_series: usize,
+    max_bytes: Option<usize>,
     overflow: Option<Family<Counter>>,
 }
 
@@ -128,6 +129,7 @@ impl Default for Registry {
 pub struct RegistryBuilder {
     clock: Option<Arc<dyn Clock>>,
     max_series: Option<usize>,
+    max_bytes: Option<usize>,
 }
 
 impl RegistryBuilder {
@@ -143,6 +145,13 @@ impl RegistryBuilder {
         self
     }
 
+    /// Default cap on the heap each family's series hold, in bytes (default: none);
+    /// see [`Opts::max_bytes`].
+    pub fn max_bytes_per_family(mut self, bytes: usize) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
     /// Builds the registry.
     pub fn build(self) -> Registry {
         let mut registry = Registry {
@@ -150,8 +159,10 @@ impl RegistryBuilder {
                 families: RwLock::default(),
                 ctx: BuildContext {
                     clock: ClockHandle::new(self.clock.clone()),
+                    family_bytes: None,
                 },
                 max_series: self.max_series.unwrap_or(DEFAULT_MAX_SERIES),
+                max_bytes: self.max_bytes,
                 overflow: None,
             }),
         };
@@ -220,11 +231,12 @@ impl Registry {
         let samples = owned_names(&desc.name, desc.kind.exposition());
         families.check_samples(&desc, &samples)?;
         let max_series = opts.max_series.unwrap_or(self.inner.max_series);
+        let max_bytes = opts.max_bytes.or(self.inner.max_bytes);
         let core = Arc::new(FamilyCore::<M>::new(
             Arc::new(desc),
             config,
             self.inner.ctx.clone(),
-            max_series,
+            (max_series, max_bytes),
             overflow,
         ));
         let name: Box<str> = core.descriptor().name.clone();

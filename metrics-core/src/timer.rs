@@ -57,9 +57,18 @@ impl Timer {
     }
 
     pub(crate) fn with_clock(config: HdrConfig, clock: ClockHandle) -> Result<Self, Error> {
+        Self::build(config, clock, None)
+    }
+
+    /// `family_bytes`: see [`HdrHistogram::build`].
+    pub(crate) fn build(
+        config: HdrConfig,
+        clock: ClockHandle,
+        family_bytes: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    ) -> Result<Self, Error> {
         Ok(Self {
             core: Arc::new(Core {
-                durations: HdrHistogram::with_clock(config, clock.clone())?,
+                durations: HdrHistogram::build(config, clock.clone(), family_bytes)?,
                 calls: Meter::with_clock(clock.clone()),
                 clock,
             }),
@@ -115,10 +124,31 @@ impl Timer {
     /// Durations (nanoseconds) and call rates.
     #[must_use]
     pub fn snapshot(&self) -> TimerSnapshot {
-        TimerSnapshot {
-            durations: self.core.durations.snapshot(),
-            calls: self.core.calls.snapshot(),
-        }
+        let mut s = TimerSnapshot::default();
+        self.snapshot_into(&mut s);
+        s
+    }
+
+    /// Reads into `into`, reusing its buffer (see [`HdrHistogram::snapshot_into`]).
+    pub fn snapshot_into(&self, into: &mut TimerSnapshot) {
+        self.core.durations.snapshot_into(&mut into.durations);
+        into.calls = self.core.calls.snapshot();
+    }
+
+    /// Heap bytes this timer holds (see [`HdrHistogram::resident_bytes`]).
+    #[must_use]
+    pub fn resident_bytes(&self) -> usize {
+        Self::own_bytes() + self.core.durations.resident_bytes()
+    }
+
+    /// Heap bytes of a new timer with `config`, before any value.
+    pub(crate) fn new_bytes(config: &HdrConfig) -> usize {
+        Self::own_bytes() + HdrHistogram::fixed_bytes(config.sub_windows as usize + 1)
+    }
+
+    /// The timer's own allocations beside its histogram: its `Arc` and the meter's.
+    fn own_bytes() -> usize {
+        2 * std::mem::size_of::<usize>() + std::mem::size_of::<Core>() + Meter::heap_bytes()
     }
 }
 
@@ -188,7 +218,7 @@ impl<F: Future> Future for TimedFuture<F> {
 }
 
 /// A timer's readings: durations in nanoseconds and the call meter.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TimerSnapshot {
     /// Durations in nanoseconds.
     pub durations: HdrSnapshot,

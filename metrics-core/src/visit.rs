@@ -128,4 +128,8 @@ pub trait Visitor {
 #[derive(Debug, Default)]
 pub struct Scratch {
     pub(crate) counts: Vec<u64>,
+    /// Every HDR histogram series of a walk is read into this one snapshot.
+    pub(crate) hdr: HdrSnapshot,
+    /// Every timer series of a walk is read into this one snapshot.
+    pub(crate) timer: TimerSnapshot,
 }

@@ -481,7 +481,9 @@ impl Visitor for Collector {
                 self.histograms.push((
                     k,
                     Entry::Hdr(HdrEntry {
-                        stats: Stats::new(s, 1.0, |s| (s.window().max(), s.window().min())),
+                        stats: Stats::new(s, 1.0, |s| {
+                            (s.max_value().unwrap_or(0), s.min_value().unwrap_or(0))
+                        }),
                         labels: l,
                     }),
                 ));

@@ -33,6 +33,16 @@ fn registry(series: usize) -> Registry {
     let m = r
         .meter_family(Opts::new("events_total", "E.").labels(&["kind"]))
         .unwrap();
+    // Timers and HDR histograms render from one reused snapshot buffer.
+    let t = r
+        .timer_family(Opts::new("rpc_duration_seconds", "R.").labels(&["route"]))
+        .unwrap();
+    let hdr = r
+        .hdr_histogram_family(
+            Opts::new("payload_bytes", "P.").labels(&["route"]),
+            tachometer_core::HdrConfig::default(),
+        )
+        .unwrap();
     for i in 0..series {
         let route = format!("/route/{i}/\"quoted\"\\");
         c.with_labels(&["GET", route.as_str(), "200"])
@@ -45,6 +55,14 @@ fn registry(series: usize) -> Registry {
             .unwrap()
             .record(i as f64 * 1e-3);
         m.with_labels(&[route.as_str()]).unwrap().mark(1);
+        for k in 0..20u64 {
+            t.with_labels(&[route.as_str()])
+                .unwrap()
+                .record_nanos((1 + i as u64) * 1_000_000 + k * 7_919_000);
+            hdr.with_labels(&[route.as_str()])
+                .unwrap()
+                .record(k * 1_000 + i as u64);
+        }
     }
     r
 }

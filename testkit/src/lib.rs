@@ -296,6 +296,12 @@ impl Drop for ChildGuard {
 
 thread_local! {
     static THREAD_ALLOCS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes allocated minus bytes freed by this thread (requested sizes).
+    static THREAD_BYTES: Cell<i64> = const { Cell::new(0) };
+}
+
+fn add_bytes(n: i64) {
+    let _ = THREAD_BYTES.try_with(|c| c.set(c.get() + n));
 }
 
 /// A global allocator that counts allocations per thread. Install it in a test binary:
@@ -313,28 +319,42 @@ thread_local! {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct CountingAllocator;
 
-// SAFETY: forwards every call to `System` unchanged; only bumps a thread-local counter,
-// which needs no allocation (const-initialised `Cell`) and tolerates TLS teardown.
+// SAFETY: forwards every call to `System` unchanged; only bumps thread-local counters,
+// which need no allocation (const-initialised `Cell`) and tolerates TLS teardown.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        add_bytes(layout.size() as i64);
         // SAFETY: same contract as ours.
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        add_bytes(layout.size() as i64);
         // SAFETY: same contract as ours.
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
+        add_bytes(new_size as i64 - layout.size() as i64);
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        add_bytes(-(layout.size() as i64));
         // SAFETY: same contract as ours.
         unsafe { System.dealloc(ptr, layout) }
     }
+}
+
+/// Bytes this thread allocated minus bytes it freed while running `f`: the heap that
+/// `f` left behind (requested sizes, without the allocator's own rounding and headers;
+/// needs [`CountingAllocator`] installed as the global allocator; otherwise always 0).
+pub fn net_bytes_during<T>(f: impl FnOnce() -> T) -> (T, i64) {
+    let before = THREAD_BYTES.with(Cell::get);
+    let out = f();
+    let after = THREAD_BYTES.with(Cell::get);
+    (out, after - before)
 }
 
 /// Allocations made by this thread while running `f` (needs [`CountingAllocator`]

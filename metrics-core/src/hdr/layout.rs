@@ -6,8 +6,9 @@
 
 use crate::error::Error;
 
-/// Where each value is counted, for one `(lowest, highest, sigfig)` triple.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where each value is counted, for one `(lowest, highest, sigfig)` triple. The default
+/// (all zero, `len` 0) is a placeholder for an empty snapshot and maps no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Layout {
     pub(crate) lowest: u64,
     pub(crate) highest: u64,
@@ -92,6 +93,25 @@ impl Layout {
         sub << (bucket as u32 + self.unit_magnitude)
     }
 
+    /// Width of the bucket at `index` (HdrHistogram's `equivalent_range`).
+    fn range_of_index(&self, index: usize) -> u64 {
+        let bucket = ((index >> self.sub_bucket_half_count_magnitude) as u32).saturating_sub(1);
+        1u64 << (self.unit_magnitude + bucket)
+    }
+
+    /// The highest value counted at `index` (HdrHistogram's `highest_equivalent`).
+    pub(crate) fn highest_of_index(&self, index: usize) -> u64 {
+        self.value_from_index(index)
+            .saturating_add(self.range_of_index(index))
+            - 1
+    }
+
+    /// The middle of the bucket at `index`, rounded up (HdrHistogram's
+    /// `median_equivalent`).
+    pub(crate) fn median_of_index(&self, index: usize) -> u64 {
+        self.value_from_index(index) + (self.range_of_index(index) >> 1)
+    }
+
     fn highest_equivalent(&self, v: u64) -> u64 {
         let bucket = self.leading_zero_count_base - (v | self.sub_bucket_mask).leading_zeros();
         let sub = v >> (bucket + self.unit_magnitude);
@@ -127,6 +147,8 @@ mod tests {
             let idx = layout.index_of(v);
             let start = layout.value_from_index(idx);
             assert_eq!(start, h.lowest_equivalent(v), "lowest equivalent of {v}");
+            assert_eq!(layout.highest_of_index(idx), h.highest_equivalent(v), "{v}");
+            assert_eq!(layout.median_of_index(idx), h.median_equivalent(v), "{v}");
         }
     }
 

@@ -1,15 +1,23 @@
 //! HDR-style log-linear histograms over a sliding time window.
 //!
 //! Recording is one bit-arithmetic index computation and two relaxed atomic adds (the
-//! bucket in the current sub-window and the lifetime sum): lock-free, allocation-free,
-//! O(1). The window is a ring of `sub_windows + 1` count arrays. Readers rotate the ring
-//! when they find that a sub-window's time has passed, so writers never read a clock;
-//! a snapshot merges the ring into an `hdrhistogram::Histogram` with the same layout
-//! and takes quantiles, min, max, mean and stddev from it. Quantiles therefore follow
-//! recent traffic (the last `window` to `window + window / sub_windows`, for readers that
-//! look at least once per sub-window, as a scraper does), while the lifetime count and
-//! sum stay monotonic, as Dropwizard's sliding-time-window reservoir and Prometheus
-//! summaries expect.
+//! bucket in the current sub-window and the lifetime sum): lock-free and O(1). The
+//! window is a ring of `sub_windows + 1` sets of counts, kept sparse (see `store.rs`):
+//! 64-bucket chunks of `u16` counts allocated where values land, so a timer whose
+//! values span 1 ms–1 s holds about 14 KiB and a window that saw nothing costs a null
+//! pointer. Recording allocates only on the first value of a window and on the first
+//! value in each 64-bucket chunk of a window (and once per chunk when a count first
+//! passes 2^15 in one sub-window); after that it is allocation-free.
+//!
+//! Readers rotate the ring when they find that a sub-window's time has passed, so
+//! writers never read a clock. A snapshot walks the touched chunks of the ring into a
+//! sorted list of non-empty buckets, reusing the snapshot's buffer
+//! ([`HdrHistogram::snapshot_into`]), and computes quantiles, min, max, mean and stddev
+//! from it exactly as the `hdrhistogram` crate does for the same layout (tested).
+//! Quantiles therefore follow recent traffic (the last `window` to `window + window /
+//! sub_windows`, for readers that look at least once per sub-window, as a scraper does),
+//! while the lifetime count and sum stay monotonic, as Dropwizard's sliding-time-window
+//! reservoir and Prometheus summaries expect.
 //!
 //! The lifetime sum saturates instead of wrapping: it is exact below 2^63 and reads
 //! `u64::MAX` from there on (2^63 ns is 292 years of recorded time; a histogram whose
@@ -21,6 +29,7 @@
 //! default 2 significant figures, 0.098 % at 3.
 
 pub(crate) mod layout;
+mod store;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -33,6 +42,7 @@ use crate::clock::ClockHandle;
 use crate::error::Error;
 use crate::striped::{add_saturating, saturated, CachePadded};
 use layout::Layout;
+use store::Store;
 
 /// Shape and window of an HDR histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,11 +110,14 @@ impl HdrConfig {
 struct Rotation {
     /// Start of the current sub-window, in clock nanoseconds.
     started: u64,
+    /// The largest lifetime count reported so far: a count read while a bucket's carry
+    /// is in flight can be 2^15 short, and a counter must never be seen going back.
+    reported: u64,
 }
 
 struct Core {
     layout: Layout,
-    windows: Box<[Box<[AtomicU64]>]>,
+    store: Store,
     current: AtomicUsize,
     /// On its own cache line, so recorders' writes do not evict the read-mostly fields
     /// above from other cores.
@@ -138,10 +151,18 @@ impl HdrHistogram {
     }
 
     pub(crate) fn with_clock(config: HdrConfig, clock: ClockHandle) -> Result<Self, Error> {
+        Self::build(config, clock, None)
+    }
+
+    /// `family_bytes`: the family's running byte total, kept up to date as buckets are
+    /// allocated (for its byte cap).
+    pub(crate) fn build(
+        config: HdrConfig,
+        clock: ClockHandle,
+        family_bytes: Option<Arc<std::sync::atomic::AtomicUsize>>,
+    ) -> Result<Self, Error> {
         let layout = config.validate()?;
-        let windows = (0..=config.sub_windows)
-            .map(|_| (0..layout.len).map(|_| AtomicU64::new(0)).collect())
-            .collect();
+        let ring = config.sub_windows as usize + 1;
         let sub_window_nanos =
             u64::try_from(config.window.as_nanos() / u128::from(config.sub_windows))
                 .unwrap_or(u64::MAX);
@@ -149,13 +170,16 @@ impl HdrHistogram {
         Ok(Self {
             core: Arc::new(Core {
                 layout,
-                windows,
+                store: Store::new(layout.len, ring, family_bytes),
                 current: AtomicUsize::new(0),
                 sum: CachePadded(AtomicU64::new(0)),
                 retired: AtomicU64::new(0),
                 sub_window_nanos,
                 clock,
-                rotation: Mutex::new(Rotation { started }),
+                rotation: Mutex::new(Rotation {
+                    started,
+                    reported: 0,
+                }),
             }),
         })
     }
@@ -166,8 +190,23 @@ impl HdrHistogram {
         let core = &*self.core;
         let idx = core.layout.index_of(v);
         let w = core.current.load(Relaxed);
-        core.windows[w][idx].fetch_add(1, Relaxed);
+        core.store.increment(w, idx);
         add_saturating(&core.sum.0, v.min(core.layout.max_value()));
+    }
+
+    /// Heap bytes this histogram holds: its fixed part plus the bucket chunks allocated
+    /// so far (which only grow, up to every chunk of every window being touched).
+    #[must_use]
+    pub fn resident_bytes(&self) -> usize {
+        Self::fixed_bytes(self.core.store_windows()) + self.core.store.bytes()
+    }
+
+    /// The allocation behind a histogram with `windows` ring entries, before any value.
+    pub(crate) fn fixed_bytes(windows: usize) -> usize {
+        // The `Arc` allocation (two counts + `Core`) and the ring's pointer array.
+        2 * std::mem::size_of::<usize>()
+            + std::mem::size_of::<Core>()
+            + windows * std::mem::size_of::<usize>()
     }
 
     /// Advances the ring past sub-windows whose time is over.
@@ -178,49 +217,53 @@ impl HdrHistogram {
         if elapsed == 0 {
             return;
         }
-        let ring = core.windows.len();
+        let ring = core.store_windows();
         for _ in 0..elapsed.min(ring as u64) {
             let next = (core.current.load(Relaxed) + 1) % ring;
             // Swap, not store: an increment racing with the clear is either retired
             // here or stays in the fresh window. Nothing is lost from the count.
-            let cleared: u64 = core.windows[next].iter().map(|c| c.swap(0, Relaxed)).sum();
+            let cleared = core.store.clear(next);
             core.retired.fetch_add(cleared, Relaxed);
             core.current.store(next, Relaxed);
         }
         rotation.started += elapsed * core.sub_window_nanos;
     }
 
-    /// Merges the window into an `hdrhistogram::Histogram` and reads the lifetime totals.
+    /// Reads the window and the lifetime totals into a new snapshot.
     #[must_use]
     pub fn snapshot(&self) -> HdrSnapshot {
+        let mut s = HdrSnapshot::default();
+        self.snapshot_into(&mut s);
+        s
+    }
+
+    /// Reads the window and the lifetime totals into `into`, reusing its buffer: once
+    /// the buffer has grown to the number of non-empty buckets, this allocates nothing
+    /// (how a registry walk reads 10,000 series without allocating per series).
+    pub fn snapshot_into(&self, into: &mut HdrSnapshot) {
         let core = &*self.core;
         let mut rotation = core.rotation.lock();
         self.rotate(&mut rotation);
-        let l = core.layout;
-        let mut window =
-            hdrhistogram::Histogram::<u64>::new_with_bounds(l.lowest, l.highest, l.sigfig)
-                .expect("layout parameters were validated at construction");
+        into.layout = core.layout;
+        into.buckets.clear();
         let mut live = 0u64;
-        let mut counts = vec![0u64; l.len];
-        for w in core.windows.iter() {
-            for (acc, c) in counts.iter_mut().zip(w.iter()) {
-                *acc += c.load(Relaxed);
-            }
-        }
-        for (i, c) in counts.iter().enumerate() {
-            if *c > 0 {
-                live += c;
-                // In range by construction: index i exists in an identical layout.
-                let _ = window.record_n(l.value_from_index(i), *c);
-            }
-        }
-        let retired = core.retired.load(Relaxed);
+        core.store.for_each_nonzero(|i, c| {
+            live += c;
+            // Layout indices fit in u32: the largest layout has well under 2^32 buckets.
+            into.buckets.push((i as u32, c));
+        });
+        into.window_count = live;
+        let count = (core.retired.load(Relaxed) + live).max(rotation.reported);
+        rotation.reported = count;
         drop(rotation);
-        HdrSnapshot {
-            count: retired + live,
-            sum: saturated(core.sum.0.load(Relaxed)),
-            window,
-        }
+        into.count = count;
+        into.sum = saturated(core.sum.0.load(Relaxed));
+    }
+}
+
+impl Core {
+    fn store_windows(&self) -> usize {
+        self.store.windows()
     }
 }
 
@@ -233,11 +276,17 @@ impl fmt::Debug for HdrHistogram {
 }
 
 /// Lifetime totals plus the recent window of an [`HdrHistogram`].
-#[derive(Debug, Clone)]
+///
+/// Statistics are computed from the window's non-empty buckets exactly as the
+/// `hdrhistogram` crate computes them for the same layout.
+#[derive(Debug, Clone, Default)]
 pub struct HdrSnapshot {
     count: u64,
     sum: u64,
-    window: hdrhistogram::Histogram<u64>,
+    window_count: u64,
+    layout: Layout,
+    /// Non-empty buckets of the window, by ascending index: `(index, count)`.
+    buckets: Vec<(u32, u64)>,
 }
 
 impl HdrSnapshot {
@@ -257,62 +306,106 @@ impl HdrSnapshot {
     /// Observations in the current window.
     #[must_use]
     pub fn window_count(&self) -> u64 {
-        self.window.len()
+        self.window_count
     }
 
     /// The value at quantile `q` (0.0..=1.0) of the window, or `NaN` if it is empty.
     #[must_use]
     pub fn quantile(&self, q: f64) -> f64 {
-        if self.window.is_empty() {
+        if self.window_count == 0 {
             return f64::NAN;
         }
-        self.window.value_at_quantile(q.clamp(0.0, 1.0)) as f64
+        let q = q.clamp(0.0, 1.0);
+        // HdrHistogram's rank rule: the first bucket where the running count reaches
+        // ceil(q · n), at least 1.
+        let rank = ((q * self.window_count as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for &(i, c) in &self.buckets {
+            seen += c;
+            if seen >= rank {
+                let i = i as usize;
+                return if q == 0.0 {
+                    self.layout.value_from_index(i)
+                } else {
+                    self.layout.highest_of_index(i)
+                } as f64;
+            }
+        }
+        f64::NAN
     }
 
     /// Smallest value in the window (bucket precision), `NaN` if empty.
     #[must_use]
     pub fn min(&self) -> f64 {
-        if self.window.is_empty() {
-            f64::NAN
-        } else {
-            self.window.min() as f64
-        }
+        self.min_value().map_or(f64::NAN, |v| v as f64)
     }
 
     /// Largest value in the window (bucket precision), `NaN` if empty.
     #[must_use]
     pub fn max(&self) -> f64 {
-        if self.window.is_empty() {
-            f64::NAN
-        } else {
-            self.window.max() as f64
-        }
+        self.max_value().map_or(f64::NAN, |v| v as f64)
+    }
+
+    /// Smallest value in the window as an integer (the lowest value of its bucket),
+    /// `None` if empty.
+    #[must_use]
+    pub fn min_value(&self) -> Option<u64> {
+        let &(i, _) = self.buckets.first()?;
+        Some(self.layout.value_from_index(i as usize))
+    }
+
+    /// Largest value in the window as an integer (the highest value of its bucket),
+    /// `None` if empty.
+    #[must_use]
+    pub fn max_value(&self) -> Option<u64> {
+        let &(i, _) = self.buckets.last()?;
+        Some(self.layout.highest_of_index(i as usize))
     }
 
     /// Mean of the window, `NaN` if empty.
     #[must_use]
     pub fn mean(&self) -> f64 {
-        if self.window.is_empty() {
-            f64::NAN
-        } else {
-            self.window.mean()
+        if self.window_count == 0 {
+            return f64::NAN;
         }
+        let n = self.window_count as f64;
+        self.buckets.iter().fold(0.0, |total, &(i, c)| {
+            total + self.layout.median_of_index(i as usize) as f64 * c as f64 / n
+        })
     }
 
     /// Population standard deviation of the window, `NaN` if empty.
     #[must_use]
     pub fn stddev(&self) -> f64 {
-        if self.window.is_empty() {
-            f64::NAN
-        } else {
-            self.window.stdev()
+        if self.window_count == 0 {
+            return f64::NAN;
         }
+        let mean = self.mean();
+        let dev = self.buckets.iter().fold(0.0, |total, &(i, c)| {
+            let d = self.layout.median_of_index(i as usize) as f64 - mean;
+            total + d * d * c as f64
+        });
+        (dev / self.window_count as f64).sqrt()
     }
 
-    /// The window as an `hdrhistogram::Histogram`, for merging or V2 serialization.
+    /// The window as an `hdrhistogram::Histogram` (built on each call), for merging
+    /// with other HdrHistogram data.
     #[must_use]
-    pub fn window(&self) -> &hdrhistogram::Histogram<u64> {
-        &self.window
+    pub fn window(&self) -> hdrhistogram::Histogram<u64> {
+        let l = &self.layout;
+        let (lowest, highest, sigfig) = if l.len == 0 {
+            let d = HdrConfig::default();
+            (d.lowest, d.highest, d.significant_figures)
+        } else {
+            (l.lowest, l.highest, l.sigfig)
+        };
+        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(lowest, highest, sigfig)
+            .expect("layout parameters were validated at construction");
+        for &(i, c) in &self.buckets {
+            // In range by construction: index i exists in an identical layout.
+            let _ = h.record_n(l.value_from_index(i as usize), c);
+        }
+        h
     }
 
     /// The window in HdrHistogram's V2 binary encoding (what `HistogramLogProcessor` and
@@ -326,7 +419,7 @@ impl HdrSnapshot {
         use hdrhistogram::serialization::Serializer as _;
         let mut out = Vec::new();
         hdrhistogram::serialization::V2Serializer::new()
-            .serialize(&self.window, &mut out)
+            .serialize(&self.window(), &mut out)
             .map_err(|e| Error::InvalidConfig(format!("cannot encode HDR window: {e}")))?;
         Ok(out)
     }
@@ -464,6 +557,36 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Every statistic equals what the `hdrhistogram` crate computes from the same
+        /// values with the same layout (the snapshot no longer builds one).
+        #[test]
+        fn statistics_match_the_hdrhistogram_crate(
+            values in proptest::collection::vec(0u64..u64::MAX, 1..400),
+            shift in 0u32..64,
+            sigfig in 1u8..=3,
+            lowest_shift in 0u32..4,
+        ) {
+            let config = HdrConfig::default().range(1 << lowest_shift, 3_600_000_000_000).significant_figures(sigfig);
+            let h = HdrHistogram::new(config).unwrap();
+            let mut reference = hdrhistogram::Histogram::<u64>::new_with_bounds(config.lowest, config.highest, sigfig).unwrap();
+            let top = h.core.layout.max_value();
+            for v in &values {
+                let v = (v >> shift).min(top);
+                h.record(v);
+                reference.record(v).unwrap();
+            }
+            let s = h.snapshot();
+            prop_assert_eq!(s.window_count(), reference.len());
+            for q in [0.0, 0.001, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0] {
+                prop_assert_eq!(s.quantile(q), reference.value_at_quantile(q) as f64, "q={}", q);
+            }
+            prop_assert_eq!(s.min_value(), Some(reference.min()));
+            prop_assert_eq!(s.max_value(), Some(reference.max()));
+            prop_assert_eq!(s.mean(), reference.mean());
+            prop_assert_eq!(s.stddev(), reference.stdev());
+            prop_assert_eq!(s.window().len(), reference.len());
+        }
+
         #[test]
         fn quantiles_within_stated_error(
             values in proptest::collection::vec(1u64..3_600_000_000_000, 1..500),
