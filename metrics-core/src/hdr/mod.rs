@@ -32,7 +32,7 @@ pub(crate) mod layout;
 mod store;
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,7 +118,6 @@ struct Rotation {
 struct Core {
     layout: Layout,
     store: Store,
-    current: AtomicUsize,
     /// On its own cache line, so recorders' writes do not evict the read-mostly fields
     /// above from other cores.
     sum: CachePadded<AtomicU64>,
@@ -171,7 +170,6 @@ impl HdrHistogram {
             core: Arc::new(Core {
                 layout,
                 store: Store::new(layout.len, ring, family_bytes),
-                current: AtomicUsize::new(0),
                 sum: CachePadded(AtomicU64::new(0)),
                 retired: AtomicU64::new(0),
                 sub_window_nanos,
@@ -188,9 +186,7 @@ impl HdrHistogram {
     #[inline]
     pub fn record(&self, v: u64) {
         let core = &*self.core;
-        let idx = core.layout.index_of(v);
-        let w = core.current.load(Relaxed);
-        core.store.increment(w, idx);
+        core.store.increment(core.layout.index_of(v));
         add_saturating(&core.sum.0, v.min(core.layout.max_value()));
     }
 
@@ -219,12 +215,10 @@ impl HdrHistogram {
         }
         let ring = core.store_windows();
         for _ in 0..elapsed.min(ring as u64) {
-            let next = (core.current.load(Relaxed) + 1) % ring;
-            // Swap, not store: an increment racing with the clear is either retired
-            // here or stays in the fresh window. Nothing is lost from the count.
-            let cleared = core.store.clear(next);
-            core.retired.fetch_add(cleared, Relaxed);
-            core.current.store(next, Relaxed);
+            // Counts are swapped out, not overwritten: an increment racing with the
+            // clear is either retired here or stays in the fresh window. Nothing is lost
+            // from the count.
+            core.retired.fetch_add(core.store.advance(), Relaxed);
         }
         rotation.started += elapsed * core.sub_window_nanos;
     }

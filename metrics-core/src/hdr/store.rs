@@ -4,7 +4,10 @@
 //! significant figures) but real latencies occupy a few decades of them, so the counts
 //! of each window live in *chunks* of 64 buckets, allocated on first touch and published
 //! with a compare-and-swap; a window's directory of chunk pointers is itself allocated on
-//! the window's first record. An unused window costs one null pointer, a used one a
+//! the window's first record. Writers find the current window's directory through one
+//! cached pointer (as short a chain of loads as a flat array); the first record into a
+//! window that never had a directory takes the store's switch lock to create it, which
+//! happens at most once per window in the histogram's life. An unused window costs one null pointer, a used one a
 //! directory (8 bytes per 64 buckets) and 136 bytes per touched chunk.
 //!
 //! Counts are `u16` (a chunk is two cache lines): when a count reaches 2^15, the adder
@@ -24,9 +27,11 @@
 use std::ptr;
 use std::sync::atomic::{
     AtomicPtr, AtomicU16, AtomicU32, AtomicUsize,
-    Ordering::{AcqRel, Acquire, Relaxed},
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
 };
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 pub(crate) const CHUNK_BITS: u32 = 6;
 /// Buckets per chunk.
@@ -82,6 +87,12 @@ pub(crate) struct Store {
     chunks: usize,
     /// Per window: a directory of `chunks` chunk pointers, or null while unused.
     windows: Box<[AtomicPtr<AtomicPtr<Chunk>>]>,
+    /// The window writers record into.
+    current: AtomicUsize,
+    /// `windows[current]`, cached for writers; null until that window has a directory.
+    current_dir: AtomicPtr<AtomicPtr<Chunk>>,
+    /// Serializes window switches with the creation of the current window's directory.
+    switch: Mutex<()>,
     /// Heap bytes held by directories, chunks and carries.
     bytes: AtomicUsize,
     /// The family's running total, when the series belongs to a family with a byte cap.
@@ -101,6 +112,9 @@ impl Store {
             windows: (0..windows)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
+            current: AtomicUsize::new(0),
+            current_dir: AtomicPtr::new(ptr::null_mut()),
+            switch: Mutex::new(()),
             bytes: AtomicUsize::new(0),
             family_bytes,
         }
@@ -124,7 +138,6 @@ impl Store {
     }
 
     /// The directory of window `w`, if it has one.
-    #[inline]
     fn directory(&self, w: usize) -> Option<&[AtomicPtr<Chunk>]> {
         let dir = self.windows[w].load(Acquire);
         if dir.is_null() {
@@ -136,14 +149,17 @@ impl Store {
         Some(unsafe { std::slice::from_raw_parts(dir, self.chunks) })
     }
 
-    /// Adds one to bucket `idx` of window `w`.
-    #[inline]
-    pub(crate) fn increment(&self, w: usize, idx: usize) {
-        let dir = match self.directory(w) {
-            Some(d) => d,
-            None => self.new_directory(w),
-        };
-        let slot = &dir[idx >> CHUNK_BITS];
+    /// Adds one to bucket `idx` of the current window.
+    #[inline(always)]
+    pub(crate) fn increment(&self, idx: usize) {
+        let mut dir = self.current_dir.load(Acquire);
+        if dir.is_null() {
+            dir = self.touch_current();
+        }
+        debug_assert!(idx >> CHUNK_BITS < self.chunks);
+        // SAFETY: `dir` is a published directory of `self.chunks` pointers (see
+        // `directory`), and `idx` is a layout index, below `self.chunks * CHUNK`.
+        let slot = unsafe { &*dir.add(idx >> CHUNK_BITS) };
         let chunk = slot.load(Acquire);
         // SAFETY: non-null chunk pointers were published by `new_chunk` with a release
         // CAS after initialization; chunks are freed only in `Drop`.
@@ -156,6 +172,31 @@ impl Store {
         if chunk.low[i].fetch_add(1, Relaxed) >= CARRY - 1 {
             self.carry(chunk, i);
         }
+    }
+
+    /// Creates the current window's directory (its first record ever) and caches it.
+    #[cold]
+    #[inline(never)]
+    fn touch_current(&self) -> *mut AtomicPtr<Chunk> {
+        let _switch = self.switch.lock();
+        let w = self.current.load(Relaxed);
+        let dir = self.directory(w).unwrap_or_else(|| self.new_directory(w));
+        let dir = dir.as_ptr().cast_mut();
+        self.current_dir.store(dir, Release);
+        dir
+    }
+
+    /// Makes the next window of the ring current, first zeroing it; returns the number
+    /// of values it held. Writers still holding the previous directory finish into the
+    /// previous window; nothing is lost.
+    pub(crate) fn advance(&self) -> u64 {
+        let _switch = self.switch.lock();
+        let next = (self.current.load(Relaxed) + 1) % self.windows.len();
+        let cleared = self.clear(next);
+        self.current.store(next, Relaxed);
+        self.current_dir
+            .store(self.windows[next].load(Acquire), Release);
+        cleared
     }
 
     #[cold]
@@ -238,7 +279,7 @@ impl Store {
     }
 
     /// Zeroes window `w`, returning the number of values it held.
-    pub(crate) fn clear(&self, w: usize) -> u64 {
+    fn clear(&self, w: usize) -> u64 {
         let Some(dir) = self.directory(w) else {
             return 0;
         };
@@ -320,15 +361,17 @@ mod tests {
     #[test]
     fn counts_carry_past_u16_exactly() {
         let s = Store::new(200, 2, None);
+        s.increment(5);
+        assert_eq!(s.advance(), 0);
         for _ in 0..200_000 {
-            s.increment(1, 130);
+            s.increment(130);
         }
-        s.increment(0, 5);
         let mut seen = Vec::new();
         s.for_each_nonzero(|i, c| seen.push((i, c)));
         assert_eq!(seen, [(5, 1), (130, 200_000)]);
-        assert_eq!(s.clear(1), 200_000);
-        assert_eq!(s.clear(1), 0);
+        assert_eq!(s.advance(), 1, "window 0 held the 5");
+        assert_eq!(s.advance(), 200_000);
+        assert_eq!(s.advance(), 0);
         // Two directories of 4 chunk pointers, two chunks, one carry array.
         assert_eq!(
             s.bytes(),
@@ -344,7 +387,7 @@ mod tests {
                 let s = s.clone();
                 std::thread::spawn(move || {
                     for i in 0..300_000usize {
-                        s.increment(0, i % 3);
+                        s.increment(i % 3);
                     }
                 })
             })
