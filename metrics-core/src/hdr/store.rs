@@ -31,7 +31,7 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 pub(crate) const CHUNK_BITS: u32 = 6;
 /// Buckets per chunk.
