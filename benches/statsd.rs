@@ -95,7 +95,9 @@ fn per_event(c: &mut Criterion) {
             batched(
                 iters,
                 || client.count(black_box("bench.requests"), 1),
-                || client.flush().unwrap(),
+                || {
+                    client.flush().unwrap();
+                },
             )
         });
     });
@@ -131,7 +133,9 @@ fn end_to_end(c: &mut Criterion) {
             batched(
                 iters,
                 || client.count("bench.requests", 1),
-                || client.flush().unwrap(),
+                || {
+                    client.flush().unwrap();
+                },
             );
             start.elapsed()
         });

@@ -36,5 +36,8 @@ pub mod statsd;
 #[cfg(any(feature = "pushgateway", feature = "remote-write"))]
 pub mod push;
 
+#[cfg(any(feature = "statsd", feature = "pushgateway", feature = "remote-write"))]
+mod exit;
+
 // Crate-private protobuf wire writer shared by the binary encoders (see its docs).
 mod pbwire;

@@ -225,6 +225,10 @@ fn every_kind_in_a_registry_pushes_without_bad_lines() {
         .unwrap()
         .record(Duration::from_millis(12));
     registry
+        .timer(Opts::new("step_seconds", "Step time."))
+        .unwrap()
+        .record(Duration::from_millis(5));
+    registry
         .hdr_histogram(Opts::new("sizes", "Sizes."), Default::default())
         .unwrap()
         .record(900);
@@ -262,6 +266,13 @@ fn every_kind_in_a_registry_pushes_without_bad_lines() {
         Val::Num(0.25)
     );
     assert_eq!(counters["work.count"], Val::Num(1.0));
+    // A timer's values are milliseconds, and so is its name.
+    assert_eq!(counters["step_milliseconds.count"], Val::Num(1.0));
+    assert_eq!(counters["step_milliseconds.sum"], Val::Num(5.0));
+    assert!(
+        !counters.keys().any(|k| k.starts_with("step_seconds")),
+        "{counters:?}"
+    );
     assert_eq!(counters["sizes.sum"], Val::Num(900.0));
     assert_eq!(counters["events_total"], Val::Num(4.0));
     assert_eq!(counters["cost_total"], Val::Num(0.25));

@@ -43,15 +43,12 @@ mod pushgateway;
 mod remote_write;
 
 pub use error::PushError;
+
+pub(crate) use crate::exit::{exit_hook, flush_on_exit, ExitFlush};
 #[cfg(feature = "pushgateway")]
 pub use pushgateway::{PushMethod, Pushgateway, PushgatewayBuilder, PushgatewayReporter};
 #[cfg(feature = "remote-write")]
 pub use remote_write::{EncodedRequest, RemoteWriteBuilder, RemoteWriteEncoder, RemoteWriter};
-
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
 
 /// Credentials sent with every request.
 #[derive(Clone, PartialEq, Eq)]
@@ -150,61 +147,6 @@ pub(crate) fn base64(out: &mut String, bytes: &[u8], url_safe: bool) {
             }
         }
     }
-}
-
-/// A pusher the `atexit` hook can flush.
-pub(crate) trait ExitFlush: Send + Sync {
-    /// Final flush: push what is left and stop, waiting until `deadline` at most.
-    fn exit_flush(&self, deadline: Instant);
-}
-
-type ExitEntry = (Weak<dyn ExitFlush>, Duration);
-
-static EXIT_HOOKS: Mutex<Vec<ExitEntry>> = Mutex::new(Vec::new());
-
-/// Registers `hook` to be flushed (within `timeout`) when the process exits, installing
-/// the `atexit` handler the first time. Entries whose pusher is gone are skipped.
-pub(crate) fn flush_on_exit(hook: Weak<dyn ExitFlush>, timeout: Duration) {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    let mut hooks = EXIT_HOOKS.lock();
-    hooks.retain(|(h, _)| h.strong_count() > 0);
-    hooks.push((hook, timeout));
-    drop(hooks);
-    INSTALL.call_once(install_atexit);
-}
-
-#[cfg(any(unix, windows))]
-fn install_atexit() {
-    extern "C" {
-        fn atexit(cb: extern "C" fn()) -> std::os::raw::c_int;
-    }
-    // SAFETY: `atexit` is the C standard library's (std links it on unix and windows);
-    // it takes a plain function pointer that stays valid for the whole process, and
-    // `run_exit_hooks` never unwinds across the FFI boundary (it catches panics).
-    let _ = unsafe { atexit(run_exit_hooks) };
-}
-
-#[cfg(not(any(unix, windows)))]
-fn install_atexit() {}
-
-extern "C" fn run_exit_hooks() {
-    let _ = std::panic::catch_unwind(|| {
-        let start = Instant::now();
-        // Take the list so the lock is not held while flushing (a pusher's drop would
-        // otherwise wait on it).
-        let hooks = std::mem::take(&mut *EXIT_HOOKS.lock());
-        for (hook, timeout) in hooks {
-            if let Some(hook) = hook.upgrade() {
-                hook.exit_flush(start + timeout);
-            }
-        }
-    });
-}
-
-/// Keeps `Arc<T>` usable as an exit hook without exposing the trait.
-pub(crate) fn exit_hook<T: ExitFlush + 'static>(shared: &Arc<T>) -> Weak<dyn ExitFlush> {
-    let weak: Weak<T> = Arc::downgrade(shared);
-    weak
 }
 
 #[cfg(feature = "remote-write")]

@@ -244,6 +244,7 @@ impl ClientBuilder {
 /// # Ok::<(), tachometer_exporters::statsd::StatsdError>(())
 /// ```
 #[derive(Debug, Clone)]
+#[must_use = "dropping the last clone stops the client (after sending what is queued); bind it to a named variable"]
 pub struct StatsdClient {
     // Dropped first: the last sender going away is what tells the thread to finish.
     tx: SyncSender<Msg>,
@@ -333,8 +334,9 @@ impl StatsdClient {
     }
 
     /// Blocks until every event queued before this call has been handed to the
-    /// transport, or the flush timeout passes.
-    pub fn flush(&self) -> Result<(), StatsdError> {
+    /// transport, or the flush timeout passes. Returns the counters then (events
+    /// delivered and dropped so far).
+    pub fn flush(&self) -> Result<StatsdStats, StatsdError> {
         let sh = &*self.shared;
         let id = sh.next_flush.fetch_add(1, Relaxed) + 1;
         let deadline = Instant::now() + sh.flush_timeout;
@@ -364,7 +366,7 @@ impl StatsdClient {
                 return Err(StatsdError::FlushTimeout(sh.flush_timeout));
             }
         }
-        Ok(())
+        Ok(self.stats())
     }
 
     /// Events dropped so far (queue full, invalid, oversize, or send failed).

@@ -28,6 +28,7 @@ pub const DROPPED_METRIC_NAME: &str = "tachometer_statsd_dropped_total";
 #[derive(Debug)]
 pub(crate) struct Stats {
     pub(crate) dropped: Counter,
+    delivered: AtomicU64,
     datagrams: AtomicU64,
     send_errors: AtomicU64,
 }
@@ -45,6 +46,7 @@ impl Stats {
         };
         Ok(Self {
             dropped,
+            delivered: AtomicU64::new(0),
             datagrams: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
         })
@@ -52,6 +54,7 @@ impl Stats {
 
     pub(crate) fn snapshot(&self) -> StatsdStats {
         StatsdStats {
+            delivered: self.delivered.load(Relaxed),
             dropped: self.dropped.get(),
             datagrams_sent: self.datagrams.load(Relaxed),
             send_errors: self.send_errors.load(Relaxed),
@@ -65,6 +68,8 @@ impl Stats {
 /// `tachometer_statsd_dropped_total`, it is their sum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatsdStats {
+    /// Events (lines) the transport took.
+    pub delivered: u64,
     /// Events that never reached the transport (queue full, invalid, oversize, send failed).
     pub dropped: u64,
     /// Payloads the transport accepted whole.
@@ -105,6 +110,7 @@ fn deliver(
     } else {
         stats.datagrams.fetch_add(1, Relaxed);
     }
+    stats.delivered.fetch_add(sent, Relaxed);
     stats.dropped.increment(unsent);
     if let Some(log) = log {
         if sent > 0 {

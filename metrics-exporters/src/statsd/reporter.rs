@@ -97,7 +97,7 @@ impl ReporterBuilder {
 /// | gauge, float gauge, callback gauge | `name:value|g` every push |
 /// | explicit histogram | `name.count`, `name.sum` as `c` deltas |
 /// | HDR histogram | `name.count`, `name.sum` as `c` deltas; `name.mean`, `.p50`, `.p90`, `.p99`, `.max` as `g` |
-/// | timer | as HDR histogram, values in milliseconds |
+/// | timer | as HDR histogram, values in milliseconds; `x_seconds` is sent as `x_milliseconds` |
 ///
 /// Histograms go out as summaries because raw `|ms` samples cannot be rebuilt from
 /// buckets; the quantile gauges cover the histogram's sliding window. Use
@@ -125,6 +125,7 @@ impl ReporterBuilder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
+#[must_use = "dropping the reporter stops it at once (after one final push); bind it to a named variable"]
 pub struct StatsdReporter {
     shared: Arc<Shared>,
     handle: Option<JoinHandle<()>>,
@@ -141,8 +142,9 @@ impl StatsdReporter {
     }
 
     /// Pushes now and waits until the push has been handed to the transport, or the
-    /// flush timeout passes.
-    pub fn flush(&self) -> Result<(), StatsdError> {
+    /// flush timeout passes. Returns the counters then (events delivered and dropped
+    /// so far).
+    pub fn flush(&self) -> Result<StatsdStats, StatsdError> {
         let deadline = Instant::now() + self.flush_timeout;
         let mut st = self.shared.state.lock();
         st.requested += 1;
@@ -156,7 +158,7 @@ impl StatsdReporter {
                 return Err(StatsdError::FlushTimeout(self.flush_timeout));
             }
         }
-        Ok(())
+        Ok(self.stats())
     }
 
     /// Events dropped so far (invalid, oversize, or send failed).
@@ -172,23 +174,62 @@ impl StatsdReporter {
     }
 }
 
-impl Drop for StatsdReporter {
-    fn drop(&mut self) {
-        let deadline = Instant::now() + self.flush_timeout;
-        let mut st = self.shared.state.lock();
-        st.stop = true;
-        self.shared.cv.notify_all();
-        while !st.finished {
-            if self.shared.cv.wait_until(&mut st, deadline).timed_out() {
-                break;
-            }
+impl StatsdReporter {
+    /// Makes an `atexit` hook push one last time (bounded by `timeout`) if the process
+    /// exits while this reporter is alive — including by `std::process::exit`, which
+    /// runs no destructors.
+    pub fn flush_on_exit(&self, timeout: Duration) {
+        crate::exit::flush_on_exit(crate::exit::exit_hook(&self.shared), timeout);
+    }
+
+    /// Pushes one last time and stops, waiting at most `timeout`; returns the final
+    /// counters.
+    pub fn shutdown(mut self, timeout: Duration) -> Result<StatsdStats, StatsdError> {
+        if self.stop(Instant::now() + timeout) {
+            Ok(self.stats())
+        } else {
+            Err(StatsdError::FlushTimeout(timeout))
         }
-        let finished = st.finished;
-        drop(st);
+    }
+
+    /// Stops the thread after its final push; returns whether it finished by `deadline`.
+    fn stop(&mut self, deadline: Instant) -> bool {
+        let finished = self.shared.stop(deadline);
         // A thread stuck past the timeout is left to finish on its own rather than
         // blocking the program's exit.
         if let (true, Some(h)) = (finished, self.handle.take()) {
             let _ = h.join();
+        }
+        self.handle = None;
+        finished
+    }
+}
+
+impl Shared {
+    /// Asks for the final push and waits for the thread to finish, until `deadline`.
+    fn stop(&self, deadline: Instant) -> bool {
+        let mut st = self.state.lock();
+        st.stop = true;
+        self.cv.notify_all();
+        while !st.finished {
+            if self.cv.wait_until(&mut st, deadline).timed_out() {
+                break;
+            }
+        }
+        st.finished
+    }
+}
+
+impl crate::exit::ExitFlush for Shared {
+    fn exit_flush(&self, deadline: Instant) {
+        self.stop(deadline);
+    }
+}
+
+impl Drop for StatsdReporter {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            self.stop(Instant::now() + self.flush_timeout);
         }
     }
 }

@@ -16,7 +16,7 @@
 //! | gauge, float gauge, callback gauge | `name:value|g` (every push) |
 //! | explicit histogram | `name.count:delta|c`, `name.sum:delta|c` |
 //! | HDR histogram | `.count`, `.sum` deltas as `c`; `.mean .p50 .p90 .p99 .max` as `g` |
-//! | timer | as HDR, with every value in milliseconds |
+//! | timer | as HDR, with every value in milliseconds; a name ending `_seconds` ends `_milliseconds` instead |
 //! | collected summary | `.count`, `.sum` deltas as `c`; one `g` per quantile (`.p50`, `.p999`…) |
 //! | collected untyped value | `name:value|g` |
 //!
@@ -57,6 +57,8 @@ pub(crate) struct Walker {
     log: Vec<(u64, bool)>,
     key: String,
     line: Vec<u8>,
+    /// Reused for a timer's renamed name (see [`timer_name`]).
+    timer_name: String,
 }
 
 fn pairs<'a>(labels: &Labels<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + Clone + 'a {
@@ -78,6 +80,7 @@ impl Walker {
             log: Vec::new(),
             key: String::new(),
             line: Vec::new(),
+            timer_name: String::new(),
         }
     }
 
@@ -243,6 +246,20 @@ fn quantile_suffix(out: &mut String, q: f64) {
     }
 }
 
+/// A timer's StatsD name: its values are milliseconds, so `x_seconds` becomes
+/// `x_milliseconds` (written into `buf`); other names are kept.
+fn timer_name<'a>(name: &'a str, buf: &'a mut String) -> &'a str {
+    match name.strip_suffix("_seconds") {
+        Some(stem) => {
+            buf.clear();
+            buf.push_str(stem);
+            buf.push_str("_milliseconds");
+            buf
+        }
+        None => name,
+    }
+}
+
 impl Visitor for Push<'_> {
     fn series(&mut self, family: &Descriptor, labels: Labels<'_>, value: Value<'_>) {
         let name = family.name();
@@ -266,10 +283,14 @@ impl Visitor for Push<'_> {
                 self.summary(name, &labels, s, 1.0);
             }
             Value::Timer(t) => {
+                // Values go out in milliseconds, so a name that says seconds must not.
+                let mut renamed = std::mem::take(&mut self.w.timer_name);
+                let name = timer_name(name, &mut renamed);
                 let s = &t.durations;
                 self.delta(name, "count", &labels, Prev::U(s.count()), 1.0);
                 self.delta(name, "sum", &labels, Prev::U(s.sum()), 1e-6);
                 self.summary(name, &labels, s, 1e-6);
+                self.w.timer_name = renamed;
             }
             Value::Summary {
                 quantiles,
