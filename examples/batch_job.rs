@@ -23,7 +23,7 @@
 //!
 //! It then prints what it pushed. For StatsD: one `statsd-name value` line per total,
 //! names exactly as the daemon keys them. For the Pushgateway and remote write: one
-//! PromQL selector and its value per total (`batch_items_total{job="batch_job",outcome="ok"} 980`),
+//! PromQL selector and its value per total (`batch_items_total{job="batch_job",outcome="ok"} 984`),
 //! which a Prometheus scraping the gateway (with `honor_labels: true`) or the
 //! remote-write store returns as is.
 
