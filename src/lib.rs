@@ -2,7 +2,8 @@
 //!
 //! Application metrics for Rust services and batch jobs: counters, gauges, histograms,
 //! meters and timers whose recording is lock-free and allocation-free, exported as
-//! Prometheus text, OpenMetrics and JSON, or pushed to StatsD/DogStatsD.
+//! Prometheus text, OpenMetrics and JSON, or pushed to StatsD/DogStatsD, a Pushgateway
+//! or a Prometheus remote-write store.
 //!
 //! This crate is the facade: it re-exports [`tachometer_core`] (metric types and the
 //! registry), the macros, the exporters and the tower middleware, each behind a feature
