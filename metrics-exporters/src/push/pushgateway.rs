@@ -596,6 +596,108 @@ mod tests {
         grouping_path("/", job, &labels)
     }
 
+    /// Captures one request on a local socket and answers `reply`.
+    fn capture(reply: &'static str) -> (String, std::thread::JoinHandle<(String, Vec<u8>)>) {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (head, body_start) = loop {
+                let n = s.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    // Each header line ends with CRLF, the last one included.
+                    break (String::from_utf8_lossy(&buf[..i + 2]).into_owned(), i + 4);
+                }
+            };
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .map_or(0, |v| v.parse().unwrap());
+            while buf.len() < body_start + len {
+                let n = s.read(&mut chunk).unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            s.write_all(reply.as_bytes()).unwrap();
+            (head, buf[body_start..].to_vec())
+        });
+        (url, h)
+    }
+
+    /// What goes on the wire: method, path, headers (gzip, auth) and a text body.
+    #[test]
+    fn request_carries_method_path_gzip_and_credentials() {
+        use std::io::Read;
+        let registry = Registry::new();
+        registry
+            .counter(Opts::new("rows_total", "Rows."))
+            .unwrap()
+            .increment(7);
+        let (url, h) = capture("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let mut gw = Pushgateway::builder(url, "j")
+            .grouping_label("path", "/srv")
+            .gzip(true)
+            .basic_auth("Aladdin", "open sesame")
+            .build()
+            .unwrap();
+        assert_eq!(gw.push_with(&registry, PushMethod::Post).unwrap(), 1);
+        let (head, body) = h.join().unwrap();
+        assert!(
+            head.starts_with("POST /metrics/job/j/path@base64/L3Nydg HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nContent-Encoding: gzip\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nAuthorization: Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\nContent-Type: text/plain; version=0.0.4"),
+            "{head}"
+        );
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert_eq!(
+            text,
+            "# HELP rows_total Rows.\n# TYPE rows_total counter\nrows_total 7\n"
+        );
+
+        let (url, h) = capture("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        let mut gw = Pushgateway::builder(url, "j")
+            .bearer_token("t0k")
+            .build()
+            .unwrap();
+        gw.delete().unwrap();
+        let (head, body) = h.join().unwrap();
+        assert!(
+            head.starts_with("DELETE /metrics/job/j HTTP/1.1\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nAuthorization: Bearer t0k\r\n"), "{head}");
+        assert!(body.is_empty());
+    }
+
+    /// A silent gateway is a timeout within the configured bound, not a hang.
+    #[test]
+    fn a_silent_gateway_times_out() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut gw = Pushgateway::builder(format!("http://{}", l.local_addr().unwrap()), "j")
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let err = gw.push(&Registry::new()).unwrap_err();
+        assert!(matches!(err, PushError::Timeout { .. }), "{err}");
+        assert!(err.is_retryable());
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
     /// The reference's grouping-key vectors (Pushgateway README).
     #[test]
     fn grouping_keys_match_the_reference_vectors() {

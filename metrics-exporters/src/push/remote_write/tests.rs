@@ -329,6 +329,7 @@ fn a_receiver_failing_with_500_then_recovering_gets_every_sample_exactly_once() 
         .max_batch_samples(7)
         .backoff(Duration::from_millis(5), Duration::from_millis(20))
         .external_label("job", "t")
+        .bearer_token("rw-token")
         .start(&registry)
         .unwrap();
     std::thread::sleep(Duration::from_millis(150));
@@ -373,6 +374,7 @@ fn a_receiver_failing_with_500_then_recovering_gets_every_sample_exactly_once() 
             "{h}"
         );
         assert!(h.contains("\r\nuser-agent: tachometer/"), "{h}");
+        assert!(h.contains("\r\nauthorization: bearer rw-token"), "{h}");
     }
 }
 
