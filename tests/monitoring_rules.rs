@@ -83,6 +83,62 @@ fn bounds_read_back_from_both_exposition_formats_are_the_middlewares() {
     );
 }
 
+static MACRO_REGISTRY: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(Registry::new);
+
+#[tachometer::timed(registry = &*MACRO_REGISTRY)]
+fn timed_parse(s: &str) -> Result<u32, std::num::ParseIntError> {
+    s.parse()
+}
+
+#[tachometer::counted(registry = &*MACRO_REGISTRY)]
+fn counted_parse(s: &str) -> Result<u32, std::num::ParseIntError> {
+    s.parse()
+}
+
+#[tachometer::metered(registry = &*MACRO_REGISTRY)]
+fn metered_parse(s: &str) -> Result<u32, std::num::ParseIntError> {
+    s.parse()
+}
+
+#[test]
+fn the_function_families_the_rules_read_are_what_the_macros_export() {
+    for input in ["1", "x"] {
+        let _ = timed_parse(input);
+        let _ = counted_parse(input);
+        let _ = metered_parse(input);
+    }
+    let text = Encoder::new()
+        .encode(&MACRO_REGISTRY, Format::Text004)
+        .to_owned();
+    let module = module_path!();
+    for (family, function) in [
+        (tachometer::rules::FUNCTION_DURATION, "timed_parse"),
+        (tachometer::rules::FUNCTION_CALLS, "counted_parse"),
+        (tachometer::rules::FUNCTION_EXECUTIONS, "metered_parse"),
+    ] {
+        // `#[timed]` is a summary: the rules read its `_count`.
+        let sample = if family == tachometer::rules::FUNCTION_DURATION {
+            format!("{family}_count")
+        } else {
+            family.to_owned()
+        };
+        for result in ["ok", "error"] {
+            let line = format!(
+                "{sample}{{function=\"{function}\",module=\"{module}\",result=\"{result}\"}} 1"
+            );
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+    }
+    let rules = Objectives::default().render().unwrap();
+    for sample in [
+        "function_duration_seconds_count{result=\"error\"}",
+        "function_calls_total{result=\"error\"}",
+        "function_executions_total{result=\"error\"}",
+    ] {
+        assert!(rules.contains(sample), "{sample}");
+    }
+}
+
 fn promtool_check(promtool: &Path, yaml: &str) -> std::process::Output {
     let dir = TempDir::new("rules-check");
     let file = dir.path().join("rules.yml");

@@ -81,15 +81,16 @@ pub use text::parse_duration;
 use text::{duration, is_label_name, num, percent, promql_string, yaml_string};
 
 /// The middleware's request-duration family (`tachometer::tower::REQUEST_DURATION`).
-pub const HTTP_DURATION: &str = "http_server_request_duration_seconds";
+pub const HTTP_DURATION: &str = crate::tower::REQUEST_DURATION;
 /// `#[timed]`'s family: a summary with `function`, `module`, `result` labels.
 pub const FUNCTION_DURATION: &str = "function_duration_seconds";
 /// `#[counted]`'s family (a counter).
 pub const FUNCTION_CALLS: &str = "function_calls_total";
 /// `#[metered]`'s count (the meter's counter sample).
 pub const FUNCTION_EXECUTIONS: &str = "function_executions_total";
-/// The self-metric counting label sets folded into a family's overflow series.
-pub const SERIES_OVERFLOW: &str = "tachometer_series_overflow_total";
+/// The self-metric counting label sets folded into a family's overflow series
+/// (`tachometer::OVERFLOW_METRIC_NAME`).
+pub const SERIES_OVERFLOW: &str = tachometer_core::OVERFLOW_METRIC_NAME;
 
 /// The alert names, in the order the rules file defines them.
 pub const ALERTS: [&str; 6] = [
