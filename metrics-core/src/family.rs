@@ -111,6 +111,7 @@ impl<M: Metric> FamilyCore<M> {
         overflow_counter: Option<Family<Counter>>,
     ) -> Self {
         let capacity = if desc.label_names.is_empty() { 1 } else { 8 };
+        ctx.family = desc.name.as_ref().into();
         let table = Box::into_raw(Table::with_capacity(capacity));
         let bytes = Arc::new(AtomicUsize::new(0));
         ctx.family_bytes = Some(bytes.clone());

@@ -6,6 +6,9 @@ use std::sync::Arc;
 
 use crate::sync::RwLock;
 
+use crate::callback::{read_within, CallState, CallbackBudget};
+use crate::metric::BuildContext;
+
 /// An `i64` value that can be set, incremented and decremented (queue depth, sessions).
 ///
 /// Arithmetic wraps on overflow rather than panicking.
@@ -93,12 +96,23 @@ impl FloatGauge {
 
 type ReadFn = Arc<dyn Fn() -> f64 + Send + Sync>;
 
+/// Where a registry's callback gauge reports: its budget and its family's name.
+#[derive(Debug, Clone)]
+struct Export {
+    budget: CallbackBudget,
+    family: Arc<str>,
+    state: Arc<CallState>,
+}
+
 /// A gauge whose value is computed by a closure each time metrics are read
 /// (pool size, queue length, memory in use). Recording costs nothing.
 ///
-/// The closure runs on the exporter's thread; keep it quick. If it panics, the series
-/// reads `NaN` for that scrape and the scrape goes on. A series whose closure has not
-/// been set yet is not exported.
+/// Keep the closure quick. During an export it runs under the registry's time budget
+/// on a `tachometer-callback` thread (see `RegistryBuilder::callback_timeout`): one
+/// that misses the budget reads as its previous value (or `NaN` while it is stuck) and
+/// is counted in `tachometer_callback_timeouts_total{metric}`, and the export goes on.
+/// If it panics, the series reads `NaN` for that scrape. A series whose closure has
+/// not been set yet is not exported. [`get`](Self::get) calls it on the calling thread.
 ///
 /// ```
 /// let registry = tachometer_core::Registry::new();
@@ -113,6 +127,8 @@ type ReadFn = Arc<dyn Fn() -> f64 + Send + Sync>;
 #[derive(Clone)]
 pub struct CallbackGauge {
     read: Arc<RwLock<Option<ReadFn>>>,
+    /// Set for gauges built by a registry.
+    export: Option<Export>,
 }
 
 impl CallbackGauge {
@@ -126,7 +142,28 @@ impl CallbackGauge {
     pub(crate) fn unset() -> Self {
         Self {
             read: Arc::new(RwLock::new(None)),
+            export: None,
         }
+    }
+
+    pub(crate) fn in_registry(ctx: &BuildContext) -> Self {
+        Self {
+            read: Arc::new(RwLock::new(None)),
+            export: Some(Export {
+                budget: ctx.callbacks.clone(),
+                family: Arc::clone(&ctx.family),
+                state: Arc::default(),
+            }),
+        }
+    }
+
+    /// The value for an export: under the registry's budget; `None` if unset.
+    pub(crate) fn read_for_export(&self) -> Option<f64> {
+        let read = self.read.read().clone()?;
+        Some(match &self.export {
+            Some(e) => read_within(read, &e.state, &e.budget, &e.family),
+            None => call_now(&read),
+        })
     }
 
     /// Replaces the closure.
@@ -138,7 +175,7 @@ impl CallbackGauge {
     #[must_use]
     pub fn try_get(&self) -> Option<f64> {
         let read = self.read.read().clone()?;
-        Some(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read())).unwrap_or(f64::NAN))
+        Some(call_now(&read))
     }
 
     /// Calls the closure; `NaN` if it panics or is not set.
@@ -146,6 +183,10 @@ impl CallbackGauge {
     pub fn get(&self) -> f64 {
         self.try_get().unwrap_or(f64::NAN)
     }
+}
+
+fn call_now(read: &ReadFn) -> f64 {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read())).unwrap_or(f64::NAN)
 }
 
 impl fmt::Debug for CallbackGauge {

@@ -32,6 +32,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod callback;
 mod clock;
 pub mod collect;
 mod counter;
@@ -51,6 +52,7 @@ mod sync;
 mod timer;
 mod visit;
 
+pub use callback::{CALLBACK_TIMEOUT_METRIC_NAME, DEFAULT_CALLBACK_TIMEOUT, MAX_CALLBACK_THREADS};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use collect::{CollectedFamily, Collection, Collector, COLLECTOR_REJECTED_METRIC_NAME};
 pub use counter::{Counter, FloatCounter};

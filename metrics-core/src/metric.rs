@@ -3,6 +3,7 @@
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
+use crate::callback::CallbackBudget;
 use crate::clock::ClockHandle;
 use crate::counter::{Counter, FloatCounter};
 use crate::desc::MetricKind;
@@ -18,12 +19,15 @@ mod private {
     pub trait Sealed {}
 }
 
-/// What a family needs to create a series: the registry's clock, and the family's
-/// running byte total for the series that grow after creation (HDR histograms, timers).
+/// What a family needs to create a series: the registry's clock and callback budget,
+/// the family's name, and its running byte total for the series that grow after
+/// creation (HDR histograms, timers).
 #[derive(Debug, Clone)]
 pub struct BuildContext {
     pub(crate) clock: ClockHandle,
     pub(crate) family_bytes: Option<Arc<AtomicUsize>>,
+    pub(crate) callbacks: CallbackBudget,
+    pub(crate) family: Arc<str>,
 }
 
 /// A metric type a registry can hold in labeled families. Implemented by every metric
@@ -97,11 +101,11 @@ impl Metric for CallbackGauge {
     fn describe_config(_: &()) -> String {
         String::new()
     }
-    fn build(_: &(), _: &BuildContext) -> Self {
-        CallbackGauge::unset()
+    fn build(_: &(), ctx: &BuildContext) -> Self {
+        CallbackGauge::in_registry(ctx)
     }
     fn read(&self, _: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
-        if let Some(v) = self.try_get() {
+        if let Some(v) = self.read_for_export() {
             out(Value::FloatGauge(v));
         }
     }

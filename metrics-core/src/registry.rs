@@ -9,9 +9,11 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use crate::sync::RwLock;
 
+use crate::callback::{CallbackBudget, CALLBACK_TIMEOUT_METRIC_NAME, DEFAULT_CALLBACK_TIMEOUT};
 use crate::clock::{Clock, ClockHandle};
 use crate::collect::{Collection, Collector, Gathered, COLLECTOR_REJECTED_METRIC_NAME};
 use crate::counter::{Counter, FloatCounter};
@@ -130,6 +132,7 @@ pub struct RegistryBuilder {
     clock: Option<Arc<dyn Clock>>,
     max_series: Option<usize>,
     max_bytes: Option<usize>,
+    callback_timeout: Option<Option<Duration>>,
 }
 
 impl RegistryBuilder {
@@ -152,6 +155,25 @@ impl RegistryBuilder {
         self
     }
 
+    /// How long a callback gauge's closure may take during an export (default
+    /// [`DEFAULT_CALLBACK_TIMEOUT`](crate::DEFAULT_CALLBACK_TIMEOUT), 25 ms). Closures
+    /// run on a `tachometer-callback` thread; one that misses the budget reads as its
+    /// previous value (`NaN` while still stuck) and counts in
+    /// `tachometer_callback_timeouts_total{metric}`, so it cannot hold the scrape.
+    /// `None` runs closures inline on the exporting thread, without a bound.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let registry = tachometer_core::Registry::builder()
+    ///     .callback_timeout(Duration::from_millis(100))
+    ///     .build();
+    /// # let _ = registry;
+    /// ```
+    pub fn callback_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.callback_timeout = Some(timeout.into());
+        self
+    }
+
     /// Builds the registry.
     pub fn build(self) -> Registry {
         let mut registry = Registry {
@@ -160,6 +182,13 @@ impl RegistryBuilder {
                 ctx: BuildContext {
                     clock: ClockHandle::new(self.clock.clone()),
                     family_bytes: None,
+                    callbacks: CallbackBudget {
+                        timeout: self
+                            .callback_timeout
+                            .unwrap_or(Some(DEFAULT_CALLBACK_TIMEOUT)),
+                        timeouts: None,
+                    },
+                    family: Arc::from(""),
                 },
                 max_series: self.max_series.unwrap_or(DEFAULT_MAX_SERIES),
                 max_bytes: self.max_bytes,
@@ -177,9 +206,20 @@ impl RegistryBuilder {
                 None,
             )
             .expect("the self-metric definition is valid");
-        Arc::get_mut(&mut registry.inner)
-            .expect("registry not shared yet")
-            .overflow = Some(overflow);
+        let timeouts = registry
+            .register_with::<Counter>(
+                Opts::new(
+                    CALLBACK_TIMEOUT_METRIC_NAME,
+                    "Callback-gauge reads that missed the registry's callback timeout (exported as the previous value, or NaN while the callback is still running).",
+                )
+                .labels(&["metric"]),
+                (),
+                None,
+            )
+            .expect("the self-metric definition is valid");
+        let inner = Arc::get_mut(&mut registry.inner).expect("registry not shared yet");
+        inner.overflow = Some(overflow);
+        inner.ctx.callbacks.timeouts = Some(timeouts);
         registry
     }
 }

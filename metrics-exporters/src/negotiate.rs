@@ -23,11 +23,68 @@
 //! one). A range with `q=0` refuses that format even when a wildcard would otherwise
 //! select it. When nothing matches, or the header is missing or unreadable, the answer
 //! is text 0.0.4, as Prometheus' content-negotiation document prescribes.
+//!
+//! ## Bounds
+//!
+//! Both headers are attacker-controlled, so negotiation reads a bounded amount and does
+//! work linear in it: at most [`MAX_HEADER_BYTES`] bytes (all values of the header
+//! joined) and at most [`MAX_LIST_ELEMENTS`] list elements, each parsed twice (once to
+//! learn which formats are refused with `q=0`, once to choose). A header past either
+//! bound is refused by [`try_negotiate_format`] / [`try_accepts_gzip`] with a
+//! [`NegotiationError`]; the server answers it with `431 Request Header Fields Too
+//! Large`, since no real scraper sends one (Prometheus sends five ranges in about 300
+//! bytes). The infallible [`negotiate_format`] and [`accepts_gzip`] treat such a header
+//! as absent (text 0.0.4, no compression).
+
+use std::fmt;
 
 use crate::prometheus::Format;
 
+/// Longest `Accept` or `Accept-Encoding` header (all values joined) that is negotiated.
+pub const MAX_HEADER_BYTES: usize = 4096;
+
+/// Most list elements (media ranges or codings, empty ones included) that are read from
+/// one `Accept` or `Accept-Encoding` header.
+pub const MAX_LIST_ELEMENTS: usize = 64;
+
+/// Why a header was not negotiated: it is past a bound (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NegotiationError {
+    /// The header is longer than [`MAX_HEADER_BYTES`].
+    TooLong {
+        /// `"Accept"` or `"Accept-Encoding"`.
+        header: &'static str,
+        /// Its length in bytes (all values joined with `,`).
+        len: usize,
+    },
+    /// The header lists more than [`MAX_LIST_ELEMENTS`] elements.
+    TooManyElements {
+        /// `"Accept"` or `"Accept-Encoding"`.
+        header: &'static str,
+    },
+}
+
+impl fmt::Display for NegotiationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NegotiationError::TooLong { header, len } => write!(
+                f,
+                "the {header} header is {len} bytes long; send at most {MAX_HEADER_BYTES} bytes"
+            ),
+            NegotiationError::TooManyElements { header } => write!(
+                f,
+                "the {header} header lists more than {MAX_LIST_ELEMENTS} elements; send at most {MAX_LIST_ELEMENTS}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NegotiationError {}
+
 /// Chooses the exposition format for a request's `Accept` header (all of its values
-/// joined with `,`; `None` when the request has none).
+/// joined with `,`; `None` when the request has none). A header past the bounds (see
+/// the module docs) is treated as absent: text 0.0.4.
 ///
 /// ```
 /// use tachometer_exporters::negotiate::negotiate_format;
@@ -40,17 +97,61 @@ use crate::prometheus::Format;
 /// ```
 #[must_use]
 pub fn negotiate_format(accept: Option<&str>) -> Format {
+    try_negotiate_format(accept).unwrap_or(Format::Text004)
+}
+
+/// [`negotiate_format`], refusing a header past the bounds instead of ignoring it.
+///
+/// ```
+/// use tachometer_exporters::negotiate::{try_negotiate_format, NegotiationError};
+/// let huge = "*/*,".repeat(1100);
+/// assert_eq!(
+///     try_negotiate_format(Some(&huge)),
+///     Err(NegotiationError::TooLong { header: "Accept", len: 4400 })
+/// );
+/// ```
+pub fn try_negotiate_format(accept: Option<&str>) -> Result<Format, NegotiationError> {
     let Some(accept) = accept else {
-        return Format::Text004;
+        return Ok(Format::Text004);
     };
-    let ranges: Vec<MediaRange<'_>> = split_list(accept).filter_map(MediaRange::parse).collect();
-    let refused = |format: Format| {
-        ranges
-            .iter()
-            .any(|r| r.q == 0 && r.specificity == Specificity::Exact && r.format == Some(format))
-    };
-    let mut best: Option<(&MediaRange<'_>, Format)> = None;
-    for range in &ranges {
+    check_bounds("Accept", accept)?;
+    Ok(choose_format(accept))
+}
+
+/// Checks the length and the number of list elements of a header value.
+fn check_bounds(header: &'static str, value: &str) -> Result<(), NegotiationError> {
+    if value.len() > MAX_HEADER_BYTES {
+        return Err(NegotiationError::TooLong {
+            header,
+            len: value.len(),
+        });
+    }
+    if split_outside_quotes(value, b',')
+        .nth(MAX_LIST_ELEMENTS)
+        .is_some()
+    {
+        return Err(NegotiationError::TooManyElements { header });
+    }
+    Ok(())
+}
+
+/// The choice itself, in two linear passes over the ranges and no allocation.
+fn choose_format(accept: &str) -> Format {
+    // Pass 1: which formats are refused outright (an exact range with q=0).
+    let mut refused = [false; 3];
+    for range in split_list(accept).filter_map(MediaRange::parse) {
+        work::tick();
+        if range.q == 0 && range.specificity == Specificity::Exact {
+            if let Some(format) = range.format {
+                refused[format_index(format)] = true;
+            }
+        }
+    }
+    let refused = |format: Format| refused[format_index(format)];
+    // Pass 2: the best acceptable range.
+    let mut best: Option<(u16, Specificity, Format)> = None;
+    for range in split_list(accept).filter_map(MediaRange::parse) {
+        work::tick();
         let Some(format) = range.format else { continue };
         if range.q == 0 {
             continue;
@@ -65,20 +166,29 @@ pub fn negotiate_format(accept: Option<&str>) -> Format {
         };
         let better = match best {
             None => true,
-            Some((b, _)) => (range.q, range.specificity) > (b.q, b.specificity),
+            Some((q, specificity, _)) => (range.q, range.specificity) > (q, specificity),
         };
         if better {
-            best = Some((range, format));
+            best = Some((range.q, range.specificity, format));
         }
     }
-    best.map_or(Format::Text004, |(_, f)| f)
+    best.map_or(Format::Text004, |(_, _, f)| f)
+}
+
+fn format_index(format: Format) -> usize {
+    match format {
+        Format::Text004 => 0,
+        Format::OpenMetrics100 => 1,
+        Format::OpenMetrics001 => 2,
+    }
 }
 
 /// Whether a response may be gzip-compressed, from the request's `Accept-Encoding`
 /// (all values joined with `,`; `None` when absent, which means no compression).
 ///
 /// `gzip` (or its alias `x-gzip`) with `q > 0` accepts; `q=0` refuses; `*` with `q > 0`
-/// accepts unless gzip itself is listed with `q=0`.
+/// accepts unless gzip itself is listed with `q=0`. A header past the bounds (see the
+/// module docs) means no compression.
 ///
 /// ```
 /// use tachometer_exporters::negotiate::accepts_gzip;
@@ -88,12 +198,19 @@ pub fn negotiate_format(accept: Option<&str>) -> Format {
 /// ```
 #[must_use]
 pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    try_accepts_gzip(accept_encoding).unwrap_or(false)
+}
+
+/// [`accepts_gzip`], refusing a header past the bounds instead of ignoring it.
+pub fn try_accepts_gzip(accept_encoding: Option<&str>) -> Result<bool, NegotiationError> {
     let Some(header) = accept_encoding else {
-        return false;
+        return Ok(false);
     };
+    check_bounds("Accept-Encoding", header)?;
     let mut gzip: Option<u16> = None;
     let mut star: Option<u16> = None;
     for item in split_list(header) {
+        work::tick();
         let mut parts = split_params(item);
         let coding = parts.next().unwrap_or("").trim();
         let mut q = 1000;
@@ -113,11 +230,29 @@ pub fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
             star = Some(q);
         }
     }
-    match (gzip, star) {
+    Ok(match (gzip, star) {
         (Some(q), _) => q > 0,
         (None, Some(q)) => q > 0,
         (None, None) => false,
+    })
+}
+
+/// Counts list elements examined, so tests can prove the work is linear.
+#[cfg(test)]
+mod work {
+    use std::cell::Cell;
+    thread_local!(static ELEMENTS: Cell<u64> = const { Cell::new(0) });
+    pub(super) fn tick() {
+        ELEMENTS.with(|c| c.set(c.get() + 1));
     }
+    pub(super) fn take() -> u64 {
+        ELEMENTS.with(|c| c.replace(0))
+    }
+}
+#[cfg(not(test))]
+mod work {
+    #[inline(always)]
+    pub(super) fn tick() {}
 }
 
 /// What `*/*` or a refused wildcard falls back to, in order of preference.
@@ -398,6 +533,68 @@ mod tests {
     fn quoted_commas_do_not_split_ranges() {
         let h = "application/x-thing;note=\"a,b;c\";q=1,application/openmetrics-text;version=1.0.0;q=0.5";
         assert_eq!(negotiate_format(Some(h)), Format::OpenMetrics100);
+    }
+
+    /// The defect of issue 11: the refusal check rescanned every range for each
+    /// wildcard, so 64k `*/*` ranges cost 2.3 s. Work must be linear in the ranges.
+    #[test]
+    fn choosing_is_linear_in_the_number_of_ranges() {
+        for n in [10usize, 1_000, 64_000] {
+            let mut h = "text/plain;q=0,".repeat(n / 2);
+            h.push_str(&"*/*;q=0.5,".repeat(n / 2));
+            work::take();
+            assert_eq!(choose_format(&h), Format::OpenMetrics100);
+            let examined = work::take();
+            assert!(
+                examined <= 2 * n as u64,
+                "{examined} range inspections for {n} ranges"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_past_the_bounds_are_refused_without_reading_them() {
+        let long = format!("{},*/*", " ".repeat(MAX_HEADER_BYTES));
+        assert_eq!(
+            try_negotiate_format(Some(&long)),
+            Err(NegotiationError::TooLong {
+                header: "Accept",
+                len: MAX_HEADER_BYTES + 4
+            })
+        );
+        assert_eq!(negotiate_format(Some(&long)), Format::Text004);
+        // 256 KiB of wildcards: refused by length, nothing parsed.
+        let attack = "*/*,".repeat(64 * 1024);
+        work::take();
+        assert!(try_negotiate_format(Some(&attack)).is_err());
+        assert!(try_accepts_gzip(Some(&attack)).is_err());
+        assert!(!accepts_gzip(Some(&attack)));
+        assert_eq!(work::take(), 0);
+        // Short but too many elements (empty ones count: they still cost a split).
+        let many = ",".repeat(MAX_LIST_ELEMENTS);
+        assert_eq!(
+            try_negotiate_format(Some(&many)),
+            Err(NegotiationError::TooManyElements { header: "Accept" })
+        );
+        let at_bound = format!(
+            "{}application/openmetrics-text;version=1.0.0",
+            ",".repeat(MAX_LIST_ELEMENTS - 1)
+        );
+        assert_eq!(
+            try_negotiate_format(Some(&at_bound)),
+            Ok(Format::OpenMetrics100)
+        );
+        let many_codings = "br,".repeat(MAX_LIST_ELEMENTS) + "gzip";
+        assert_eq!(
+            try_accepts_gzip(Some(&many_codings)),
+            Err(NegotiationError::TooManyElements {
+                header: "Accept-Encoding"
+            })
+        );
+        let err = try_accepts_gzip(Some(&many_codings))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("send at most 64"), "{err}");
     }
 
     #[test]

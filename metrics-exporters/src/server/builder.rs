@@ -7,12 +7,20 @@ use tachometer_core::Registry;
 use tokio::sync::{oneshot, watch, Semaphore};
 
 use super::run::{accept_loop, Limits};
-use super::{Auth, MetricsService, ServeError, Server};
+use super::{Auth, MetricsService, ServeError, Server, DEFAULT_MAX_CONCURRENT_RENDERS};
 
-/// Default cap on simultaneously served connections.
+/// Default cap on simultaneously open connections.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 /// Default time a client has to send a complete request head.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a keep-alive connection may sit idle between requests.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Default time a response has to be written out to the client.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default longest life of one connection.
+pub const DEFAULT_MAX_CONNECTION_LIFETIME: Duration = Duration::from_secs(600);
+/// Default number of requests answered on one connection.
+pub const DEFAULT_MAX_REQUESTS_PER_CONNECTION: u64 = 1000;
 /// Default time [`Server::shutdown`] waits for in-flight requests.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,6 +48,11 @@ pub struct ServerBuilder {
     auth: Option<Auth>,
     max_connections: usize,
     header_read_timeout: Duration,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+    max_connection_lifetime: Duration,
+    max_requests_per_connection: u64,
+    max_concurrent_renders: usize,
     shutdown_timeout: Duration,
     ui: bool,
     #[cfg(feature = "prometheus-interop")]
@@ -53,6 +66,11 @@ impl Default for ServerBuilder {
             auth: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_connection_lifetime: DEFAULT_MAX_CONNECTION_LIFETIME,
+            max_requests_per_connection: DEFAULT_MAX_REQUESTS_PER_CONNECTION,
+            max_concurrent_renders: DEFAULT_MAX_CONCURRENT_RENDERS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             ui: true,
             #[cfg(feature = "prometheus-interop")]
@@ -74,22 +92,61 @@ impl ServerBuilder {
         self
     }
 
-    /// At most `n` connections are served at once (default 64). Further connections are
-    /// not accepted until one closes: they wait in the operating system's listen
-    /// backlog (the client sees a connected socket and a delayed response), so a burst
-    /// costs no memory or task here, and the header-read timeout frees slots held by
-    /// clients that never send a request.
+    /// At most `n` connections are open at once (default 64). When all are taken and
+    /// another client connects, the connection that is cheapest to drop is closed to
+    /// make room: the longest-idle keep-alive connection, else the one that has been
+    /// sending its request head the longest, else the one whose response has been
+    /// waiting longest to be read. Connections whose request is being answered are
+    /// never dropped; if every one is, the new client waits until one finishes. So
+    /// clients that hold slots without progressing (slowloris, never reading) cannot
+    /// keep a scraper out.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n;
         self
     }
 
-    /// A client must send its complete request head within this time after the
-    /// connection opens or goes idle between requests, or the connection is closed
-    /// (default 10 s). This bounds slowloris-style clients that trickle header bytes to
-    /// hold connection slots.
+    /// A client must send a complete request head within this time after its first
+    /// byte (for a new connection: after it is accepted), or the connection is closed
+    /// (default 10 s). Bytes trickled in do not extend the deadline, which bounds
+    /// slowloris-style clients. Heads longer than [`MAX_REQUEST_HEAD_BYTES`](super::MAX_REQUEST_HEAD_BYTES) get 431.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// A keep-alive connection idle this long between requests is closed (default
+    /// 90 s; longer than common scrape intervals, so Prometheus keeps its connection).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// A response must be written out (accepted by the client's socket) within this
+    /// time of its start, or the connection is closed (default 30 s). Bounds clients
+    /// that request and never read.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// A connection open this long is closed once its request in flight (if any) is
+    /// answered (default 10 minutes).
+    pub fn max_connection_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_connection_lifetime = lifetime;
+        self
+    }
+
+    /// At most `n` requests are answered per connection (default 1000); the last
+    /// response says `Connection: close`. `0` counts as 1.
+    pub fn max_requests_per_connection(mut self, n: u64) -> Self {
+        self.max_requests_per_connection = n.max(1);
+        self
+    }
+
+    /// At most `n` renders run at once, on tokio's blocking pool (default 2); see
+    /// [`MetricsServiceBuilder::max_concurrent_renders`](super::MetricsServiceBuilder::max_concurrent_renders).
+    pub fn max_concurrent_renders(mut self, n: usize) -> Self {
+        self.max_concurrent_renders = n;
         self
     }
 
@@ -151,7 +208,8 @@ impl ServerBuilder {
         let mut service = MetricsService::builder(
             self.registry
                 .unwrap_or_else(|| tachometer_core::global().clone()),
-        );
+        )
+        .max_concurrent_renders(self.max_concurrent_renders);
         if let Some(auth) = self.auth {
             service = service.auth(auth);
         }
@@ -163,6 +221,10 @@ impl ServerBuilder {
         let limits = Limits {
             max_connections: self.max_connections,
             header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            write_timeout: self.write_timeout,
+            max_connection_lifetime: self.max_connection_lifetime,
+            max_requests_per_connection: self.max_requests_per_connection,
             shutdown_timeout: self.shutdown_timeout,
         };
         let (stop_tx, stop_rx) = watch::channel(false);

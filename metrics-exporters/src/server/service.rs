@@ -3,16 +3,27 @@
 //!
 //! One handler serves both the stand-alone server and an existing axum/tower stack, so
 //! negotiation, compression, auth and headers behave identically wherever it is
-//! mounted. Rendering is synchronous on the calling task: it is a read-only registry
-//! walk that never takes a lock recording needs, and it is cheap enough (one buffer,
-//! sized from the previous scrape) that handing it to a blocking pool would cost more
-//! than it saves.
+//! mounted.
+//!
+//! Rendering never runs on the I/O threads: the tower `Service` (and the built-in
+//! server) hands it to tokio's blocking pool, so a slow registry walk (a callback gauge
+//! that takes its time, a huge registry) delays only the scrapes that wait for it, not
+//! a 404, a `/metrics.json` of another render, or the rest of an axum app. Renders are
+//! bounded (`max_concurrent_renders`, default 2; further scrapes wait their turn
+//! without holding a thread) and shared: scrapes that want the same document (format,
+//! compression) while one is queued or being rendered get that one's bytes. Callback
+//! gauges run under the registry's time budget (see
+//! `RegistryBuilder::callback_timeout`), so one stuck callback cannot hold a render.
+//! [`MetricsService::respond`] is the synchronous path: it renders on the calling thread.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::{ready, Ready};
+use std::fmt;
+use std::future::Future;
 use std::io::Write as _;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -28,10 +39,13 @@ use http::header::{
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use tachometer_core::Registry;
+use tokio::sync::{watch, Semaphore};
 
 use super::Auth;
 use crate::json::JsonOptions;
-use crate::negotiate::{accepts_gzip, negotiate_format};
+use crate::negotiate::{
+    try_accepts_gzip, try_negotiate_format, NegotiationError, MAX_HEADER_BYTES,
+};
 
 /// The response type of [`MetricsService`].
 pub type MetricsResponse = Response<Full<Bytes>>;
@@ -85,7 +99,33 @@ struct Inner {
     text_hint: AtomicUsize,
     json_hint: AtomicUsize,
     ui_hint: AtomicUsize,
+    /// Renders running or queued, by what they produce; see [`MetricsService::serve`].
+    flights: Mutex<HashMap<RenderKey, watch::Receiver<Option<Flight>>>>,
+    render_slots: Arc<Semaphore>,
 }
+
+/// What a scrape asks to be rendered; scrapes with equal keys can share one render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RenderKey {
+    target: Target,
+    gzip: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Target {
+    Text(crate::prometheus::Format),
+    Json {
+        pretty: bool,
+    },
+    /// The live page's data (`/metrics/ui.json`).
+    UiData,
+}
+
+/// A finished render: the body, or `None` if rendering panicked.
+type Flight = Option<Bytes>;
+
+/// Default for [`MetricsServiceBuilder::max_concurrent_renders`].
+pub const DEFAULT_MAX_CONCURRENT_RENDERS: usize = 2;
 
 /// Configures a [`MetricsService`]; start with [`MetricsService::builder`].
 #[derive(Debug, Clone)]
@@ -97,11 +137,20 @@ pub struct MetricsServiceBuilder {
     metrics_path: String,
     json_path: String,
     ui_path: Option<String>,
+    max_concurrent_renders: usize,
     #[cfg(feature = "prometheus-interop")]
     interop: Option<::prometheus::Registry>,
 }
 
 impl MetricsServiceBuilder {
+    /// At most `n` renders run at once, each on a thread of tokio's blocking pool
+    /// (default 2; `0` counts as 1). Scrapes beyond wait without holding a thread, and
+    /// scrapes for the same document share one render.
+    pub fn max_concurrent_renders(mut self, n: usize) -> Self {
+        self.max_concurrent_renders = n.clamp(1, Semaphore::MAX_PERMITS);
+        self
+    }
+
     /// Requires these credentials on every request (401 otherwise).
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = Some(auth);
@@ -173,6 +222,8 @@ impl MetricsServiceBuilder {
                 text_hint: AtomicUsize::new(4096),
                 json_hint: AtomicUsize::new(4096),
                 ui_hint: AtomicUsize::new(4096),
+                flights: Mutex::default(),
+                render_slots: Arc::new(Semaphore::new(self.max_concurrent_renders)),
             }),
         }
     }
@@ -200,14 +251,86 @@ impl MetricsService {
             metrics_path: "/metrics".to_owned(),
             json_path: "/metrics.json".to_owned(),
             ui_path: Some(DEFAULT_UI_PATH.to_owned()),
+            max_concurrent_renders: DEFAULT_MAX_CONCURRENT_RENDERS,
             #[cfg(feature = "prometheus-interop")]
             interop: None,
         }
     }
 
-    /// Answers one request. The body of the request is never read.
+    /// Answers one request on the calling thread (rendering included). The body of the
+    /// request is never read. The tower `Service` implementation renders off the
+    /// calling thread instead; prefer it in async code.
     #[must_use]
     pub fn respond<B>(&self, req: &Request<B>) -> MetricsResponse {
+        match self.prepare(req) {
+            Ok(key) => self.finish(key, self.render(key)),
+            Err(res) => res,
+        }
+    }
+
+    /// Answers one request, rendering on tokio's blocking pool and sharing the render
+    /// with concurrent scrapes of the same document. Must run inside a tokio runtime.
+    pub(crate) fn serve<B>(
+        &self,
+        req: &Request<B>,
+    ) -> impl Future<Output = MetricsResponse> + Send + 'static {
+        let prepared = self.prepare(req);
+        let this = self.clone();
+        async move {
+            match prepared {
+                Ok(key) => match this.shared_render(key).await {
+                    Some(body) => this.finish(key, body),
+                    None => plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "rendering the metrics failed; see the server's log\n",
+                    ),
+                },
+                Err(res) => res,
+            }
+        }
+    }
+
+    /// Waits for a render of `key`: joins one queued or running, or starts one.
+    async fn shared_render(&self, key: RenderKey) -> Option<Bytes> {
+        let mut done = {
+            let mut flights = self
+                .inner
+                .flights
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(running) = flights.get(&key) {
+                running.clone()
+            } else {
+                let (tx, rx) = watch::channel(None);
+                flights.insert(key, rx.clone());
+                // The flight runs on its own task, so it completes (and leaves the
+                // table) even if the scrape that started it goes away.
+                let this = self.clone();
+                tokio::spawn(async move {
+                    let slot = Arc::clone(&this.inner.render_slots).acquire_owned().await;
+                    let worker = this.clone();
+                    let body = tokio::task::spawn_blocking(move || worker.render(key))
+                        .await
+                        .ok();
+                    drop(slot);
+                    this.inner
+                        .flights
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&key);
+                    let _ = tx.send(Some(body));
+                });
+                rx
+            }
+        };
+        let finished = done.wait_for(Option::is_some).await.ok()?.clone();
+        finished.flatten()
+    }
+
+    /// Everything but the render: routing, auth, method, negotiation. `Err` is the
+    /// final answer (404, 401, 405, 431); `Ok` says what to render.
+    #[allow(clippy::result_large_err)] // private; the response is moved once per request
+    fn prepare<B>(&self, req: &Request<B>) -> Result<RenderKey, MetricsResponse> {
         let inner = &*self.inner;
         let path = req.uri().path();
         let endpoint = if path == &*inner.metrics_path {
@@ -218,7 +341,7 @@ impl MetricsService {
             match &inner.ui {
                 Some((page, _)) if path == &**page => Endpoint::Page,
                 Some((_, data)) if path == &**data => Endpoint::UiData,
-                _ => return plain(StatusCode::NOT_FOUND, "not found\n"),
+                _ => return Err(plain(StatusCode::NOT_FOUND, "not found\n")),
             }
         };
         if let Some(auth) = &inner.auth {
@@ -227,7 +350,7 @@ impl MetricsService {
                 let mut res = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
                 res.headers_mut()
                     .insert(WWW_AUTHENTICATE, HeaderValue::from_static(auth.challenge()));
-                return res;
+                return Err(res);
             }
         }
         if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -237,31 +360,49 @@ impl MetricsService {
             );
             res.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return res;
+            return Err(res);
         }
-        let gzip = accepts_gzip(joined(req.headers(), ACCEPT_ENCODING).as_deref());
-        let json = match endpoint {
-            Endpoint::Page => return page_response(gzip),
-            Endpoint::UiData => return self.ui_data_response(gzip),
-            Endpoint::Json => true,
-            Endpoint::Text => false,
+        let negotiated = joined(req.headers(), ACCEPT_ENCODING, "Accept-Encoding")
+            .and_then(|h| try_accepts_gzip(h.as_deref()))
+            .and_then(|gzip| {
+                let target = match endpoint {
+                    Endpoint::Page => return Ok(Err(page_response(gzip))),
+                    Endpoint::UiData => Target::UiData,
+                    Endpoint::Json => Target::Json {
+                        pretty: query_flag(req.uri().query(), "pretty") || inner.json.pretty,
+                    },
+                    Endpoint::Text => Target::Text(try_negotiate_format(
+                        joined(req.headers(), ACCEPT, "Accept")?.as_deref(),
+                    )?),
+                };
+                Ok(Ok(RenderKey { target, gzip }))
+            });
+        negotiated.unwrap_or_else(|e| Err(header_too_large(&e)))
+    }
+
+    /// The body for `key`, compressed if asked.
+    fn render(&self, key: RenderKey) -> Bytes {
+        let body = match key.target {
+            Target::Text(format) => self.render_text(format),
+            Target::Json { pretty } => self.render_json(pretty),
+            Target::UiData => self.render_ui_data(),
         };
-        let (body, content_type) = if json {
-            let pretty = query_flag(req.uri().query(), "pretty");
-            (
-                self.render_json(pretty),
-                HeaderValue::from_static("application/json"),
-            )
+        if key.gzip {
+            gzip_bytes(body.as_bytes())
         } else {
-            let format = negotiate_format(joined(req.headers(), ACCEPT).as_deref());
-            (
-                self.render_text(format),
-                HeaderValue::from_static(format.content_type()),
-            )
+            Bytes::from(body)
+        }
+    }
+
+    /// The response around a rendered body.
+    fn finish(&self, key: RenderKey, body: Bytes) -> MetricsResponse {
+        let (content_type, json) = match key.target {
+            Target::Text(format) => (format.content_type(), false),
+            Target::Json { .. } | Target::UiData => ("application/json", true),
         };
-        let mut res = Response::new(Full::new(Bytes::new()));
+        let mut res = Response::new(Full::new(body));
         let headers = res.headers_mut();
-        headers.insert(CONTENT_TYPE, content_type);
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         // The text body depends on Accept as well as Accept-Encoding; caches must know.
         let vary = if json {
             "Accept-Encoding"
@@ -275,13 +416,12 @@ impl MetricsService {
                 HeaderValue::from_static("must-revalidate,no-cache,no-store"),
             );
         }
-        let body = if gzip {
+        if key.target == Target::UiData {
+            headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        }
+        if key.gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            gzip_bytes(body.as_bytes())
-        } else {
-            Bytes::from(body)
-        };
-        *res.body_mut() = Full::new(body);
+        }
         res
     }
 
@@ -304,37 +444,21 @@ impl MetricsService {
         out
     }
 
-    /// The live page's data: compact JSON, never cached.
-    fn ui_data_response(&self, gzip: bool) -> MetricsResponse {
+    /// The live page's data: compact JSON (never cached; see [`finish`](Self::finish)).
+    fn render_ui_data(&self) -> String {
         let inner = &*self.inner;
         let mut body = String::with_capacity(inner.ui_hint.load(Ordering::Relaxed));
         super::ui::encode(&inner.registry, super::ui::DEFAULT_UI_MAX_SERIES, &mut body);
         inner
             .ui_hint
             .store(body.len() + body.len() / 8, Ordering::Relaxed);
-        let mut res = Response::new(Full::new(Bytes::new()));
-        let headers = res.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-        headers.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("must-revalidate,no-cache,no-store"),
-        );
-        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        let body = if gzip {
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            gzip_bytes(body.as_bytes())
-        } else {
-            Bytes::from(body)
-        };
-        *res.body_mut() = Full::new(body);
-        res
+        body
     }
 
     fn render_json(&self, pretty: bool) -> String {
         let inner = &*self.inner;
         let mut out = String::with_capacity(inner.json_hint.load(Ordering::Relaxed));
-        let options = inner.json.clone().pretty(pretty || inner.json.pretty);
+        let options = inner.json.clone().pretty(pretty);
         crate::json::encode(&inner.registry, &options, &mut out);
         inner
             .json_hint
@@ -343,17 +467,41 @@ impl MetricsService {
     }
 }
 
+/// The tower `Service` renders on tokio's blocking pool (see the module docs), so it
+/// must be called inside a tokio runtime, as axum and hyper do.
 impl<B> tower_service::Service<Request<B>> for MetricsService {
     type Response = MetricsResponse;
     type Error = Infallible;
-    type Future = Ready<Result<MetricsResponse, Infallible>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        ready(Ok(self.respond(&req)))
+        ResponseFuture {
+            inner: Box::pin(self.serve(&req)),
+        }
+    }
+}
+
+/// The future of [`MetricsService`]'s tower `Service::call`: a response that may wait
+/// for a render on tokio's blocking pool.
+pub struct ResponseFuture {
+    inner: Pin<Box<dyn Future<Output = MetricsResponse> + Send>>,
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<MetricsResponse, Infallible>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx).map(Ok)
+    }
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
@@ -408,26 +556,53 @@ fn plain(status: StatusCode, body: &'static str) -> MetricsResponse {
     res
 }
 
+/// `431 Request Header Fields Too Large`, saying which bound was passed.
+fn header_too_large(e: &NegotiationError) -> MetricsResponse {
+    let mut res = Response::new(Full::new(Bytes::from(format!("{e}\n"))));
+    *res.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
+
 /// All values of a list-valued header joined with `,` (RFC 9110 §5.3 makes that
 /// equivalent); `None` when absent. Values that are not visible ASCII are ignored,
-/// as no media type or coding we understand contains anything else.
-fn joined(
-    headers: &HeaderMap,
+/// as no media type or coding we understand contains anything else. Values longer
+/// than [`MAX_HEADER_BYTES`] together are refused before anything is copied.
+fn joined<'h>(
+    headers: &'h HeaderMap,
     name: http::header::HeaderName,
-) -> Option<std::borrow::Cow<'_, str>> {
-    let mut values = headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
-    let first = values.next()?;
-    match values.next() {
-        None => Some(first.into()),
+    display: &'static str,
+) -> Result<Option<std::borrow::Cow<'h, str>>, NegotiationError> {
+    let all = headers.get_all(name);
+    let len = all
+        .iter()
+        .map(|v| v.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
+    if len > MAX_HEADER_BYTES {
+        return Err(NegotiationError::TooLong {
+            header: display,
+            len,
+        });
+    }
+    let mut values = all.iter().filter_map(|v| v.to_str().ok());
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    Ok(Some(match values.next() {
+        None => first.into(),
         Some(second) => {
             let mut all = format!("{first},{second}");
             for v in values {
                 all.push(',');
                 all.push_str(v);
             }
-            Some(all.into())
+            all.into()
         }
-    }
+    }))
 }
 
 /// Whether the query string sets `key=true` (or `key=1`, or a bare `key`).
@@ -470,17 +645,30 @@ mod tests {
 
     #[test]
     fn multiple_header_values_are_joined() {
+        let j = |h: &HeaderMap| joined(h, ACCEPT, "Accept").unwrap().map(|c| c.into_owned());
         let mut h = HeaderMap::new();
-        assert!(joined(&h, ACCEPT).is_none());
+        assert!(j(&h).is_none());
         h.append(ACCEPT, HeaderValue::from_static("text/plain;q=0.1"));
-        assert_eq!(joined(&h, ACCEPT).as_deref(), Some("text/plain;q=0.1"));
+        assert_eq!(j(&h).as_deref(), Some("text/plain;q=0.1"));
         h.append(
             ACCEPT,
             HeaderValue::from_static("application/openmetrics-text;version=1.0.0"),
         );
         assert_eq!(
-            joined(&h, ACCEPT).as_deref(),
+            j(&h).as_deref(),
             Some("text/plain;q=0.1,application/openmetrics-text;version=1.0.0")
         );
+        // Many values that are short one by one are refused together, uncopied.
+        let value = HeaderValue::from_str(&"*/*,".repeat(256)).unwrap();
+        for _ in 0..4 {
+            h.append(ACCEPT, value.clone());
+        }
+        assert!(matches!(
+            joined(&h, ACCEPT, "Accept"),
+            Err(NegotiationError::TooLong {
+                header: "Accept",
+                ..
+            })
+        ));
     }
 }
