@@ -10,6 +10,13 @@
 //! (deltas kept per client on the server would cost memory for every open tab and
 //! would need expiry).
 //!
+//! Both paths sit behind the endpoint's [`Auth`](super::Auth), like `/metrics`. With
+//! Basic credentials the browser asks once and sends them with every poll; a browser
+//! cannot attach a bearer token by itself, so behind [`Auth::bearer`](super::Auth::bearer)
+//! the page needs a proxy that adds the header (or Basic auth instead). The page is
+//! served with a `Content-Security-Policy` that allows only its own inline script and
+//! style (by hash) and requests to its own origin.
+//!
 //! # Why its own JSON and not `/metrics.json`
 //!
 //! `/metrics.json` follows Dropwizard's shape: one object per series keyed by
@@ -336,7 +343,7 @@ pub(crate) fn content_security_policy() -> &'static str {
         let style = inline_block(PAGE, "<style>", "</style>");
         format!(
             "default-src 'none'; script-src 'sha256-{}'; style-src 'sha256-{}'; \
-             connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+             connect-src 'self'; base-uri 'none'; form-action 'none'; \
              frame-ancestors 'none'",
             super::auth::base64(&sha256(script.as_bytes())),
             super::auth::base64(&sha256(style.as_bytes())),
