@@ -1,13 +1,14 @@
 //! # Tachometer
 //!
 //! Application metrics for Rust services and batch jobs: counters, gauges, histograms,
-//! meters and timers whose recording is lock-free and allocation-free, exported as
-//! Prometheus text, OpenMetrics and JSON, or pushed to StatsD/DogStatsD, a Pushgateway
-//! or a Prometheus remote-write store.
+//! meters and timers, exported as Prometheus text, OpenMetrics and JSON, pushed to
+//! StatsD/DogStatsD, a Pushgateway or a remote-write endpoint. Recording on a resolved
+//! handle is a few atomic operations: no lock, and no allocation except once per
+//! metric, when two threads first collide on it and it grows per-thread cells.
 //!
 //! This crate is the facade: it re-exports [`tachometer_core`] (metric types and the
-//! registry), the macros, the exporters and the tower middleware, each behind a feature
-//! of the same name (all on by default).
+//! registry) and, each behind its feature, the macros, the exporters and the tower
+//! middleware.
 //!
 //! ```
 //! use tachometer::{Opts, Registry};
@@ -16,6 +17,84 @@
 //! jobs.increment(1);
 //! assert_eq!(jobs.get(), 1);
 //! ```
+//!
+//! # Features
+//!
+//! All are on by default, which suits an application. A library that only records
+//! depends on `tachometer = { version = "…", default-features = false, features =
+//! ["macros"] }` and leaves the exporters to the application (the README's "Libraries:
+//! record, don't export").
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `macros` | [`timed`], [`counted`], [`metered`], [`counter!`], [`gauge!`], [`histogram!`], [`meter!`], [`timer!`] |
+//! | `tower` | `tachometer::tower`: `MetricsLayer`, the HTTP/gRPC middleware (`http`, `tower-layer`, `tower-service`) |
+//! | `axum` | the middleware reads axum 0.8's `MatchedPath` as the `http_route` label (implies `tower`) |
+//! | `prometheus` | `exporters::prometheus` (text 0.0.4, OpenMetrics 1.0) and `exporters::negotiate` |
+//! | `json` | `exporters::json`, the Dropwizard metrics-json shape (`serde`, `serde_json`) |
+//! | `server` | [`serve`], `Server`, `MetricsService`: the hyper endpoint (`tokio`, `hyper`, `flate2`; implies `prometheus`, `json`) |
+//! | `statsd` | `exporters::statsd`: StatsD / DogStatsD push |
+//! | `pushgateway` | `exporters::push::Pushgateway` (`flate2`) |
+//! | `remote-write` | `exporters::push::RemoteWriter`, Prometheus remote write 1.0 (`snap`) |
+//! | `prometheus-interop` | `exporters::interop`: serve a `prometheus` crate registry next to ours (not default) |
+//! | `hdr-serialization` | [`HdrSnapshot::window_v2_bytes`], HdrHistogram's V2 encoding (`flate2`, `nom`, `base64`) |
+//!
+//! # Macros: the families they record
+//!
+//! The function attributes record every instrumented function into one family per
+//! attribute, labelled `function` (the function's name, `Type::method` on an `impl`
+//! block, or `function = "…"`), `module` (`module_path!()`) and `result`:
+//!
+//! | attribute | family | kind | exported as (Prometheus) |
+//! |---|---|---|---|
+//! | `#[timed]` | `function_duration_seconds{function, module, result}` | timer | summary: `quantile` 0.5…0.999 over the recent window, lifetime `_sum` (seconds) and `_count` |
+//! | `#[counted]` | `function_calls_total{function, module, result}` | counter | counter |
+//! | `#[metered]` | `function_executions{function, module, result}` | meter | counter `function_executions_total` and gauge `function_executions_rate{window="1m\|5m\|15m\|mean"}` |
+//!
+//! `result` is `ok` for a call that returned (an `Ok`, or any value of a function whose
+//! return type is not spelled `Result<…>`), `error` for an `Err` or a panic, and
+//! `cancelled` for a future dropped after its first poll and before it completed. A
+//! series appears on first use, so a function that never fails exports no `error`
+//! series. `name = "…"`, `help = "…"`, `function = "…"`, `labels(key = "value", …)`
+//! (constant extra labels, after `result`; needs `name`) and `registry = <expr>` (default
+//! [`global()`]) change these; the `tachometer-macros` crate docs have the details (what
+//! is timed for `async fn` and boxed futures, cost, generated code).
+//!
+//! ```
+//! #[tachometer::timed]
+//! fn parse(input: &str) -> Result<u32, std::num::ParseIntError> {
+//!     input.trim().parse()
+//! }
+//! assert_eq!(parse("7"), Ok(7));
+//! assert!(parse("x").is_err());
+//!
+//! # #[cfg(feature = "prometheus")] {
+//! use tachometer::exporters::prometheus::{encode, Format};
+//! let mut text = String::new();
+//! encode(tachometer::global(), Format::Text004, &mut text);
+//! let count = |result: &str| {
+//!     let line = text.lines().find(|l| {
+//!         l.starts_with("function_duration_seconds_count{function=\"parse\",module=")
+//!             && l.contains(&format!(",result=\"{result}\"}}"))
+//!     });
+//!     line.and_then(|l| l.rsplit(' ').next()).map(str::to_owned)
+//! };
+//! assert_eq!(count("ok").as_deref(), Some("1"));
+//! assert_eq!(count("error").as_deref(), Some("1"));
+//! assert_eq!(count("cancelled"), None); // no such call yet, so no series
+//! # }
+//! ```
+//!
+//! On `/metrics` (0.0.4) that reads, among the quantiles and sums:
+//!
+//! ```text
+//! function_duration_seconds_count{function="parse",module="my_app",result="ok"} 1
+//! function_duration_seconds_count{function="parse",module="my_app",result="error"} 1
+//! ```
+//!
+//! The function-like macros (`counter!("name", "label" => value, …)`, `gauge!`,
+//! `histogram!`, `meter!`, `timer!`) register the family you name in the [`global()`]
+//! registry on first use and return a `&'static` handle, cached per call site.
 
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

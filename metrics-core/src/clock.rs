@@ -93,7 +93,7 @@ impl Clock for SystemClock {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tachometer_core::{Clock, ManualClock};
+/// use tachometer::{Clock, ManualClock};
 /// let clock = ManualClock::new();
 /// clock.advance(Duration::from_secs(5));
 /// assert_eq!(clock.now(), 5_000_000_000);

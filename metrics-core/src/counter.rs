@@ -10,8 +10,8 @@ use crate::striped::Striped;
 /// A monotonically increasing `u64` count of events (requests, bytes, errors).
 ///
 /// ```
-/// let registry = tachometer_core::Registry::new();
-/// let requests = registry.counter(tachometer_core::Opts::new("requests_total", "Requests served.")).unwrap();
+/// let registry = tachometer::Registry::new();
+/// let requests = registry.counter(tachometer::Opts::new("requests_total", "Requests served.")).unwrap();
 /// requests.increment(1);
 /// assert_eq!(requests.get(), 1);
 /// ```

@@ -90,7 +90,7 @@ impl MetricKind {
 /// Options naming a metric family: name, help text, unit, label names and series cap.
 ///
 /// ```
-/// use tachometer_core::{Opts, Unit};
+/// use tachometer::{Opts, Unit};
 /// let opts = Opts::new("http_request_duration_seconds", "Time to serve a request.")
 ///     .unit(Unit::Seconds)
 ///     .labels(&["method", "route"])

@@ -391,7 +391,7 @@ impl<M: Metric> Drop for FamilyCore<M> {
 /// [`Registry`](crate::Registry). Cheap to clone.
 ///
 /// ```
-/// use tachometer_core::{Opts, Registry};
+/// use tachometer::{Opts, Registry};
 /// let registry = Registry::new();
 /// let requests = registry
 ///     .counter_family(Opts::new("http_requests_total", "Requests.").labels(&["method", "route", "status"]))

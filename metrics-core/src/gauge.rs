@@ -115,11 +115,11 @@ struct Export {
 /// not been set yet is not exported. [`get`](Self::get) calls it on the calling thread.
 ///
 /// ```
-/// let registry = tachometer_core::Registry::new();
+/// let registry = tachometer::Registry::new();
 /// let queue = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
 /// let q = queue.clone();
 /// registry
-///     .callback_gauge(tachometer_core::Opts::new("queue_length", "Jobs waiting."), move || {
+///     .callback_gauge(tachometer::Opts::new("queue_length", "Jobs waiting."), move || {
 ///         q.load(std::sync::atomic::Ordering::Relaxed) as f64
 ///     })
 ///     .unwrap();

@@ -129,7 +129,7 @@ struct Core {
 /// allocates.
 ///
 /// ```
-/// use tachometer_core::{Buckets, Histogram};
+/// use tachometer::{Buckets, Histogram};
 /// let h = Histogram::new(Buckets::new(&[0.25, 1.0, 2.5]).unwrap());
 /// for v in [0.25, 0.5, 0.5, 1.5, 3.0] { h.record(v); }
 /// let s = h.snapshot();

@@ -4,10 +4,13 @@
 //!
 //! * **Handles are apart from the registry.** [`Counter`], [`Gauge`], [`Histogram`],
 //!   [`HdrHistogram`], [`Meter`] and [`Timer`] are `Arc` handles to atomics. Recording
-//!   on one never locks, never allocates and never touches the [`Registry`] that made it.
+//!   on one never waits on a lock (a meter's 5 s tick only *tries* one) and never
+//!   touches the [`Registry`] that made it; it allocates only once, when a counter,
+//!   meter or histogram first sees contention (below).
 //! * **Contention is paid for only when it happens.** Counters and histograms start as
 //!   one set of atomics and grow per-thread, cache-line-padded cells the first time two
-//!   threads collide on them (as Java's `LongAdder` does).
+//!   threads collide on them (as Java's `LongAdder` does); that growth is the one
+//!   allocation on the recording path.
 //! * **Labels resolve without locks.** [`Family::with_labels`] is a hash and a probe in a
 //!   lock-free table: no allocation once the series exists. Keeping the returned handle
 //!   is faster still and is the recommended pattern on hot paths.
@@ -18,7 +21,7 @@
 //!   [`ManualClock`] and assert exact rates.
 //!
 //! ```
-//! use tachometer_core::{Buckets, Opts, Registry, Unit};
+//! use tachometer::{Buckets, Opts, Registry, Unit};
 //! let registry = Registry::new();
 //! let latency = registry
 //!     .histogram_family(

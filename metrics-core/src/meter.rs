@@ -49,7 +49,7 @@ struct Core {
 /// Counts events and their rates (requests per second over 1, 5 and 15 minutes).
 ///
 /// ```
-/// let m = tachometer_core::Meter::new();
+/// let m = tachometer::Meter::new();
 /// m.mark(3);
 /// assert_eq!(m.snapshot().count, 3);
 /// ```

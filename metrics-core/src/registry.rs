@@ -105,7 +105,7 @@ struct Inner {
 /// their own.
 ///
 /// ```
-/// use tachometer_core::{Opts, Registry};
+/// use tachometer::{Opts, Registry};
 /// let registry = Registry::new();
 /// let a = registry.counter(Opts::new("jobs_total", "Jobs run.")).unwrap();
 /// let b = registry.counter(Opts::new("jobs_total", "Jobs run.")).unwrap(); // same series

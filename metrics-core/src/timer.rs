@@ -23,7 +23,7 @@ struct Core {
 ///
 /// ```
 /// use std::time::Duration;
-/// let timer = tachometer_core::Timer::new();
+/// let timer = tachometer::Timer::new();
 /// timer.record(Duration::from_millis(20));
 /// let answer = timer.time(|| 6 * 7);
 /// {

@@ -1,5 +1,5 @@
 //! Many threads, one metric, snapshots taken meanwhile: totals are exact, nothing lost.
-//! These also exercise the `unsafe` in the striped cells and the lock-free label table.
+//! These also exercise the `unsafe` of the lock-free label table (`family.rs`).
 
 use std::sync::{Arc, Barrier};
 use std::thread;

@@ -31,9 +31,9 @@
 //! `ours.register_collector(PrometheusCollector::new(theirs))`.
 //!
 //! ```
-//! use tachometer_exporters::interop::encode_with;
-//! use tachometer_exporters::prometheus::Format;
-//! let ours = tachometer_core::Registry::new();
+//! use tachometer::exporters::interop::encode_with;
+//! use tachometer::exporters::prometheus::Format;
+//! let ours = tachometer::Registry::new();
 //! let theirs = prometheus::Registry::new();
 //! let c = prometheus::IntCounter::new("legacy_jobs_total", "Jobs.").unwrap();
 //! theirs.register(Box::new(c.clone())).unwrap();

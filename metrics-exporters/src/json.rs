@@ -42,8 +42,8 @@
 //!   `rateFactor` bug.
 //!
 //! ```
-//! use tachometer_core::{Opts, Registry};
-//! use tachometer_exporters::json::{encode, JsonOptions};
+//! use tachometer::{Opts, Registry};
+//! use tachometer::exporters::json::{encode, JsonOptions};
 //! let registry = Registry::new();
 //! registry.counter(Opts::new("jobs_total", "Jobs.")).unwrap().increment(100);
 //! let mut out = String::new();

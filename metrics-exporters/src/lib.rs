@@ -16,24 +16,34 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 
 #[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod json;
 
 #[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod negotiate;
 
 #[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
 pub mod server;
 
 #[cfg(feature = "prometheus-interop")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus-interop")))]
 pub mod interop;
 
 #[cfg(feature = "statsd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "statsd")))]
 pub mod statsd;
 
 #[cfg(any(feature = "pushgateway", feature = "remote-write"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "pushgateway", feature = "remote-write")))
+)]
 pub mod push;
 
 #[cfg(any(feature = "statsd", feature = "pushgateway", feature = "remote-write"))]

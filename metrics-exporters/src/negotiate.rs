@@ -87,8 +87,8 @@ impl std::error::Error for NegotiationError {}
 /// the module docs) is treated as absent: text 0.0.4.
 ///
 /// ```
-/// use tachometer_exporters::negotiate::negotiate_format;
-/// use tachometer_exporters::prometheus::Format;
+/// use tachometer::exporters::negotiate::negotiate_format;
+/// use tachometer::exporters::prometheus::Format;
 /// assert_eq!(negotiate_format(None), Format::Text004);
 /// assert_eq!(
 ///     negotiate_format(Some("application/openmetrics-text;version=1.0.0;q=0.9,*/*;q=0.1")),
@@ -191,7 +191,7 @@ fn format_index(format: Format) -> usize {
 /// module docs) means no compression.
 ///
 /// ```
-/// use tachometer_exporters::negotiate::accepts_gzip;
+/// use tachometer::exporters::negotiate::accepts_gzip;
 /// assert!(accepts_gzip(Some("gzip")));
 /// assert!(!accepts_gzip(Some("gzip;q=0, identity")));
 /// assert!(!accepts_gzip(None));

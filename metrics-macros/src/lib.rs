@@ -81,7 +81,8 @@
 //! Each function has one `static` holding its family and one series per outcome,
 //! resolved on the first call. After that a call costs an atomic load per outcome
 //! lookup, two clock reads and one record (`#[timed]`), or one increment/mark, and it
-//! never allocates; `cargo bench -p tachometer-macros --bench timed` measures it against
+//! does not allocate (a counter or meter allocates its per-thread cells once, the first
+//! time two threads collide on it); `cargo bench -p tachometer-benches --bench timed` measures it against
 //! the bare function and against `Instant` + `metrics::histogram!`. On a loaded 2-core
 //! VM the two clock reads (~70 ns each there) dominate; the macro's own work is the
 //! record (~20 ns) and ~10 ns of lookups. A `static` inside a generic function is
@@ -130,16 +131,34 @@ use proc_macro::TokenStream;
 use args::Kind;
 use function_like::MetricType;
 
-/// Times every call of a function into a timer (see the [crate docs](crate)).
+/// Times every call of a function into the timer family `function_duration_seconds`
+/// with the labels `function`, `module` and `result` (`ok`, `error` for an `Err` or a
+/// panic, `cancelled` for a future dropped before it completed), in the global registry.
 ///
-/// Options: `name = "…"`, `help = "…"`, `function = "…"`, `labels(k = "v", …)`,
-/// `registry = <expr>`.
+/// Prometheus sees a summary: windowed quantiles, lifetime `_sum` in seconds and
+/// `_count`. An `async fn` is timed from its first poll to its completion.
+///
+/// Options: `name = "…"` (another family), `help = "…"`, `function = "…"` (the
+/// `function` label value), `labels(k = "v", …)` (constant extra labels; needs `name`),
+/// `registry = <expr>` (a `&Registry` or `Registry`, evaluated on the first call).
+/// The `tachometer-macros` crate docs cover `impl` blocks, functions returning futures,
+/// how a `Result` is recognised, and the cost.
+///
+/// ```
+/// #[tachometer::timed]
+/// fn parse(input: &str) -> Result<u32, std::num::ParseIntError> {
+///     input.trim().parse()
+/// }
+/// assert_eq!(parse("42"), Ok(42));
+/// ```
 #[proc_macro_attribute]
 pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
     instrument::expand(Kind::Timed, attr.into(), item.into()).into()
 }
 
-/// Counts completed calls of a function, by result (see the [crate docs](crate)).
+/// Counts completed calls of a function into the counter family `function_calls_total`
+/// with the labels `function`, `module` and `result` (`ok`, `error`, `cancelled`, as for
+/// [`macro@timed`]), in the global registry.
 ///
 /// Options as for [`macro@timed`].
 #[proc_macro_attribute]
@@ -147,8 +166,10 @@ pub fn counted(attr: TokenStream, item: TokenStream) -> TokenStream {
     instrument::expand(Kind::Counted, attr.into(), item.into()).into()
 }
 
-/// Marks a meter (count and 1/5/15-minute rates) on every completed call, by result
-/// (see the [crate docs](crate)).
+/// Marks the meter family `function_executions` (count and 1/5/15-minute rates) on every
+/// completed call, with the labels `function`, `module` and `result` (`ok`, `error`,
+/// `cancelled`, as for [`macro@timed`]), in the global registry. Prometheus sees the
+/// counter `function_executions_total` and the gauge `function_executions_rate{window}`.
 ///
 /// Options as for [`macro@timed`].
 #[proc_macro_attribute]

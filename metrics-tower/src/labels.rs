@@ -143,6 +143,7 @@ impl Route {
 
     /// The route axum matched (feature `axum`); cloning it is a reference-count increment.
     #[cfg(feature = "axum")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
     #[must_use]
     pub fn from_matched_path(path: &axum::extract::MatchedPath) -> Self {
         Route(Repr::Axum(path.clone()))

@@ -1,4 +1,5 @@
-//! Tower middleware that times every HTTP request (feature `tower`).
+//! Tower middleware that times every HTTP request. Use it as `tachometer::tower` (the
+//! facade's `tower` feature, on by default; `axum` adds route templates).
 //!
 //! [`MetricsLayer`] wraps any `tower::Service<http::Request<B>>` that answers with an
 //! `http::Response<_>` — an axum router, a hyper service, a tonic server — and records:

@@ -131,7 +131,7 @@ struct Core {
 /// A lock-free log-linear histogram of `u64` values with windowed quantiles.
 ///
 /// ```
-/// use tachometer_core::{HdrConfig, HdrHistogram};
+/// use tachometer::{HdrConfig, HdrHistogram};
 /// let h = HdrHistogram::new(HdrConfig::default()).unwrap();
 /// for v in 1..=1000 { h.record(v); }
 /// let s = h.snapshot();

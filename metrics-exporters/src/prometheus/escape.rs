@@ -13,7 +13,7 @@
 ///
 /// ```
 /// let mut s = String::new();
-/// tachometer_exporters::prometheus::escape::write_label_value(&mut s, "say \"hi\"\nbye");
+/// tachometer::exporters::prometheus::escape::write_label_value(&mut s, "say \"hi\"\nbye");
 /// assert_eq!(s, r#"say \"hi\"\nbye"#);
 /// ```
 pub fn write_label_value(out: &mut String, value: &str) {

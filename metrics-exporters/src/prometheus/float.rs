@@ -19,7 +19,7 @@ use std::fmt::Write;
 ///
 /// ```
 /// let mut s = String::new();
-/// tachometer_exporters::prometheus::float::write_float(&mut s, 1234567.0);
+/// tachometer::exporters::prometheus::float::write_float(&mut s, 1234567.0);
 /// assert_eq!(s, "1.234567e+06");
 /// ```
 pub fn write_float(out: &mut String, v: f64) {
@@ -52,7 +52,7 @@ fn small_integer(v: f64) -> Option<i64> {
 ///
 /// ```
 /// let mut s = String::new();
-/// tachometer_exporters::prometheus::float::write_canonical(&mut s, 10.0);
+/// tachometer::exporters::prometheus::float::write_canonical(&mut s, 10.0);
 /// assert_eq!(s, "10.0");
 /// ```
 pub fn write_canonical(out: &mut String, v: f64) {

@@ -2,7 +2,9 @@
 //!
 //! One walk of the registry ([`Registry::visit`]) writes the whole exposition into a
 //! `String` the caller keeps: [`encode`] for one-off use, [`Encoder`] to reuse the
-//! buffers across scrapes so that a steady-state scrape allocates nothing per series.
+//! buffers across scrapes so that a steady-state scrape allocates nothing per counter,
+//! gauge, histogram or meter series (`tests/format_alloc.rs`); each HDR histogram or
+//! timer series still allocates the window snapshot its quantiles are read from.
 //! Output is deterministic (families in name order, series in first-use order, labels in
 //! declaration order), which is what lets the tests compare bytes.
 //!
@@ -41,8 +43,8 @@
 //! `format_*` tests prove it against promtool and both python parsers.
 //!
 //! ```
-//! use tachometer_core::{Opts, Registry};
-//! use tachometer_exporters::prometheus::{Encoder, Format};
+//! use tachometer::{Opts, Registry};
+//! use tachometer::exporters::prometheus::{Encoder, Format};
 //! let registry = Registry::new();
 //! registry.counter(Opts::new("jobs_total", "Jobs run.")).unwrap().increment(3);
 //! let mut encoder = Encoder::new();
@@ -119,7 +121,9 @@ pub fn write_terminator(format: Format, out: &mut String) {
 }
 
 /// A reusable encoder: keeps its output and scratch buffers between calls, so once they
-/// have grown to the exposition's size a scrape allocates nothing per series.
+/// have grown to the exposition's size a scrape allocates nothing per counter, gauge,
+/// histogram or meter series (an HDR histogram or timer series allocates its window
+/// snapshot).
 #[derive(Debug, Default)]
 pub struct Encoder {
     out: String,

@@ -46,8 +46,10 @@ pub use error::PushError;
 
 pub(crate) use crate::exit::{exit_hook, flush_on_exit, ExitFlush};
 #[cfg(feature = "pushgateway")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pushgateway")))]
 pub use pushgateway::{PushMethod, Pushgateway, PushgatewayBuilder, PushgatewayReporter};
 #[cfg(feature = "remote-write")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote-write")))]
 pub use remote_write::{EncodedRequest, RemoteWriteBuilder, RemoteWriteEncoder, RemoteWriter};
 
 /// Credentials sent with every request.

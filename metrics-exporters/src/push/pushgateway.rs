@@ -249,8 +249,8 @@ fn push_segment(path: &mut String, name: &str, value: &str) {
 /// Pushes a [`Registry`] to a Prometheus Pushgateway, in Prometheus text format 0.0.4.
 ///
 /// ```no_run
-/// use tachometer_core::{Opts, Registry};
-/// use tachometer_exporters::push::Pushgateway;
+/// use tachometer::{Opts, Registry};
+/// use tachometer::exporters::push::Pushgateway;
 /// let registry = Registry::new();
 /// let rows = registry.counter(Opts::new("rows_total", "Rows written."))?;
 /// rows.increment(857);
@@ -448,8 +448,8 @@ impl ExitFlush for Shared {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tachometer_core::{Opts, Registry};
-/// use tachometer_exporters::push::Pushgateway;
+/// use tachometer::{Opts, Registry};
+/// use tachometer::exporters::push::Pushgateway;
 /// let registry = Registry::new();
 /// let items = registry.counter(Opts::new("items_total", "Items processed."))?;
 /// let reporter = Pushgateway::builder("http://127.0.0.1:9091", "batch")

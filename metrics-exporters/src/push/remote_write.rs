@@ -36,8 +36,8 @@ const STOP_GRACE: Duration = Duration::from_millis(100);
 /// series does not already have, sorted byte-wise by name as the spec requires.
 ///
 /// ```
-/// use tachometer_core::{Opts, Registry};
-/// use tachometer_exporters::push::RemoteWriteEncoder;
+/// use tachometer::{Opts, Registry};
+/// use tachometer::exporters::push::RemoteWriteEncoder;
 /// let registry = Registry::new();
 /// registry.counter(Opts::new("up_total", "")).unwrap().increment(1);
 /// let mut encoder = RemoteWriteEncoder::new();
@@ -657,8 +657,8 @@ impl ExitFlush for Shared {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tachometer_core::{Opts, Registry};
-/// use tachometer_exporters::push::RemoteWriter;
+/// use tachometer::{Opts, Registry};
+/// use tachometer::exporters::push::RemoteWriter;
 /// let registry = Registry::new();
 /// let items = registry.counter(Opts::new("items_total", "Items processed."))?;
 /// let writer = RemoteWriter::builder("http://127.0.0.1:9090/api/v1/write")

@@ -11,7 +11,7 @@ use std::fmt;
 /// Credentials a request must present in its `Authorization` header.
 ///
 /// ```
-/// use tachometer_exporters::server::Auth;
+/// use tachometer::exporters::server::Auth;
 /// let auth = Auth::bearer("s3cr3t-token").unwrap();
 /// assert!(Auth::basic("user:name", "pw").is_err()); // ':' cannot appear in a Basic username
 /// # let _ = auth;

@@ -29,8 +29,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::Duration;
-/// use tachometer_exporters::server::{Auth, Server};
-/// let registry = tachometer_core::Registry::new();
+/// use tachometer::exporters::server::{Auth, Server};
+/// let registry = tachometer::Registry::new();
 /// let server = Server::builder()
 ///     .registry(registry)
 ///     .max_connections(16)
@@ -167,6 +167,7 @@ impl ServerBuilder {
 
     /// Also serves a `prometheus` crate registry's families on `/metrics`, after ours.
     #[cfg(feature = "prometheus-interop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus-interop")))]
     pub fn prometheus_registry(mut self, registry: ::prometheus::Registry) -> Self {
         self.interop = Some(registry);
         self

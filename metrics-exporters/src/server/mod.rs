@@ -45,7 +45,7 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // Serves the global registry until the process exits.
-//! let server = tachometer_exporters::server::serve("127.0.0.1:9000")?;
+//! let server = tachometer::exporters::server::serve("127.0.0.1:9000")?;
 //! # let _ = server;
 //! # Ok(()) }
 //! ```

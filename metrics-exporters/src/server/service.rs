@@ -65,8 +65,8 @@ pub type MetricsResponse = Response<Full<Bytes>>;
 /// (feature `prometheus-interop`) appears on the text endpoint only; the JSON document covers our registry.
 ///
 /// ```
-/// use tachometer_exporters::server::MetricsService;
-/// let registry = tachometer_core::Registry::new();
+/// use tachometer::exporters::server::MetricsService;
+/// let registry = tachometer::Registry::new();
 /// let svc = MetricsService::new(registry);
 /// let req = http::Request::get("/metrics")
 ///     .header("accept", "application/openmetrics-text; version=1.0.0")
@@ -198,6 +198,7 @@ impl MetricsServiceBuilder {
     /// Also serves the families of a `prometheus` crate registry on the text endpoint,
     /// after ours (see [`interop`](crate::interop)).
     #[cfg(feature = "prometheus-interop")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus-interop")))]
     pub fn prometheus_registry(mut self, registry: ::prometheus::Registry) -> Self {
         self.interop = Some(registry);
         self

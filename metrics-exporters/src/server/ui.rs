@@ -68,7 +68,7 @@ pub const DEFAULT_UI_MAX_SERIES: usize = 20_000;
 /// writing at most `max_series` series.
 ///
 /// ```
-/// use tachometer_core::{Opts, Registry};
+/// use tachometer::{Opts, Registry};
 /// let registry = Registry::new();
 /// registry
 ///     .counter_family(Opts::new("jobs_total", "Jobs.").labels(&["queue"]))
@@ -77,7 +77,7 @@ pub const DEFAULT_UI_MAX_SERIES: usize = 20_000;
 ///     .unwrap()
 ///     .increment(3);
 /// let mut out = String::new();
-/// tachometer_exporters::server::ui::encode(&registry, 100, &mut out);
+/// tachometer::exporters::server::ui::encode(&registry, 100, &mut out);
 /// assert!(out.contains(
 ///     r#"{"name":"jobs_total","kind":"counter","help":"Jobs.","unit":null,"labels":["queue"],"series":[{"l":["\u003cb\u003e"],"v":3}]}"#
 /// ));

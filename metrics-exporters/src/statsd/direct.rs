@@ -32,7 +32,7 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// One metric event for [`StatsdClient::send`].
 ///
 /// ```
-/// use tachometer_exporters::statsd::Event;
+/// use tachometer::exporters::statsd::Event;
 /// let tags = [("env", "prod")];
 /// let _event = Event::count("page.views", 1).rate(0.5).tags(&tags);
 /// ```
@@ -232,7 +232,7 @@ impl ClientBuilder {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tachometer_exporters::statsd::{Dialect, Event, StatsdClient, Target};
+/// use tachometer::exporters::statsd::{Dialect, Event, StatsdClient, Target};
 /// let client = StatsdClient::builder(Target::udp("127.0.0.1:8125"))
 ///     .dialect(Dialect::dogstatsd())
 ///     .prefix("shop")
@@ -241,7 +241,7 @@ impl ClientBuilder {
 /// client.timing("checkout", Duration::from_millis(42));
 /// client.send(Event::histogram("basket.size", 3.0).rate(0.1).tags(&[("region", "eu")]));
 /// client.flush()?;
-/// # Ok::<(), tachometer_exporters::statsd::StatsdError>(())
+/// # Ok::<(), tachometer::exporters::statsd::StatsdError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "dropping the last clone stops the client (after sending what is queued); bind it to a named variable"]

@@ -112,8 +112,8 @@ impl ReporterBuilder {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tachometer_core::{Opts, Registry};
-/// use tachometer_exporters::statsd::{StatsdReporter, Target};
+/// use tachometer::{Opts, Registry};
+/// use tachometer::exporters::statsd::{StatsdReporter, Target};
 /// let registry = Registry::new();
 /// let jobs = registry.counter(Opts::new("jobs_total", "Jobs run."))?;
 /// let reporter = StatsdReporter::builder(Target::udp("127.0.0.1:8125"))
