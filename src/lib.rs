@@ -37,6 +37,7 @@
 //! | `pushgateway` | `exporters::push::Pushgateway` (`flate2`) |
 //! | `remote-write` | `exporters::push::RemoteWriter`, Prometheus remote write 1.0 (`snap`) |
 //! | `prometheus-interop` | `exporters::interop`: serve a `prometheus` crate registry next to ours (not default) |
+//! | `rules` | `tachometer::rules`: Prometheus recording and alerting rules for the middleware's and macros' families (implies `tower`, `prometheus`) |
 //! | `hdr-serialization` | [`HdrSnapshot::window_v2_bytes`], HdrHistogram's V2 encoding (`flate2`, `nom`, `base64`) |
 //!
 //! # Macros: the families they record
