@@ -19,7 +19,7 @@
 //! and a series' error is also returned to the collector.
 //!
 //! ```
-//! use tachometer_core::{
+//! use tachometer::{
 //!     Collection, Collector, Descriptor, Labels, MetricKind, Opts, Registry, Value, Visitor,
 //! };
 //!

@@ -203,7 +203,7 @@ impl Descriptor {
     /// hands over. Registered families get theirs from the registry.
     ///
     /// ```
-    /// use tachometer_core::{Descriptor, MetricKind, Opts};
+    /// use tachometer::{Descriptor, MetricKind, Opts};
     /// let d = Descriptor::new(&Opts::new("queue_depth", "Jobs waiting.").labels(&["queue"]), MetricKind::Gauge).unwrap();
     /// assert_eq!(d.name(), "queue_depth");
     /// assert!(Descriptor::new(&Opts::new("h", "").labels(&["le"]), MetricKind::Histogram).is_err());
