@@ -3,8 +3,8 @@
 //! Application metrics for Rust services and batch jobs: counters, gauges, histograms,
 //! meters and timers, exported as Prometheus text, OpenMetrics and JSON, pushed to
 //! StatsD/DogStatsD, a Pushgateway or a remote-write endpoint. Recording on a resolved
-//! handle is a few atomic operations: no lock, and no allocation except once per
-//! metric, when two threads first collide on it and it grows per-thread cells.
+//! handle is a few atomic operations; in the steady state it takes no lock and
+//! allocates nothing (the one-time exceptions are listed in [`tachometer_core`]'s docs).
 //!
 //! This crate is the facade: it re-exports [`tachometer_core`] (metric types and the
 //! registry) and, each behind its feature, the macros, the exporters and the tower

@@ -4,13 +4,15 @@
 //!
 //! * **Handles are apart from the registry.** [`Counter`], [`Gauge`], [`Histogram`],
 //!   [`HdrHistogram`], [`Meter`] and [`Timer`] are `Arc` handles to atomics. Recording
-//!   on one never waits on a lock (a meter's 5 s tick only *tries* one) and never
-//!   touches the [`Registry`] that made it; it allocates only once, when a counter,
-//!   meter or histogram first sees contention (below).
+//!   on one never touches the [`Registry`] that made it. In the steady state it takes
+//!   no lock and allocates nothing; the exceptions happen once: a counter, meter or
+//!   histogram grows per-thread cells the first time two threads collide on it (below);
+//!   an [`HdrHistogram`] or [`Timer`] allocates a window's directory and each 64-bucket
+//!   chunk the first time a value lands there, and the first record into a never-used
+//!   window takes a lock to create it; a meter's 5 s tick *tries* a lock, never waits.
 //! * **Contention is paid for only when it happens.** Counters and histograms start as
 //!   one set of atomics and grow per-thread, cache-line-padded cells the first time two
-//!   threads collide on them (as Java's `LongAdder` does); that growth is the one
-//!   allocation on the recording path.
+//!   threads collide on them (as Java's `LongAdder` does).
 //! * **Labels resolve without locks.** [`Family::with_labels`] is a hash and a probe in a
 //!   lock-free table: no allocation once the series exists. Keeping the returned handle
 //!   is faster still and is the recommended pattern on hot paths.

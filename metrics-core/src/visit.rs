@@ -2,10 +2,9 @@
 //!
 //! A registry hands each family's [`Descriptor`] and then each series' labels and
 //! [`Value`] to a [`Visitor`]. Values are borrowed views computed during the walk, so
-//! formats never reach into metric internals, and a renderer can write 10,000 counter,
-//! gauge, histogram or meter series without allocating per series (histogram counts
-//! come from a reused buffer); an HDR histogram or timer series allocates the merged
-//! window its quantiles are read from.
+//! formats never reach into metric internals, and a renderer can write 10,000 series
+//! without allocating per series (histogram counts and HDR buckets come from reused
+//! buffers).
 
 use crate::desc::Descriptor;
 use crate::hdr::HdrSnapshot;

@@ -1,7 +1,6 @@
-//! A steady-state scrape through an `Encoder` allocates nothing per counter, gauge,
-//! histogram or meter series: the allocation count of a render does not grow with the
-//! number of series. (HDR histograms and timers are left out: each series' snapshot
-//! allocates its merged window.)
+//! A steady-state scrape through an `Encoder` allocates nothing per series: the
+//! allocation count of a render does not grow with the number of series (counters,
+//! gauges, histograms, meters, timers and HDR histograms).
 #![cfg(feature = "prometheus")]
 
 use std::sync::Arc;

@@ -81,13 +81,13 @@
 //! Each function has one `static` holding its family and one series per outcome,
 //! resolved on the first call. After that a call costs an atomic load per outcome
 //! lookup, two clock reads and one record (`#[timed]`), or one increment/mark, and it
-//! does not allocate (a counter or meter allocates its per-thread cells once, the first
-//! time two threads collide on it); `cargo bench -p tachometer-benches --bench timed` measures it against
-//! the bare function and against `Instant` + `metrics::histogram!`. On a loaded 2-core
-//! VM the two clock reads (~70 ns each there) dominate; the macro's own work is the
-//! record (~20 ns) and ~10 ns of lookups. A `static` inside a generic function is
-//! shared by all its instantiations, so `fn f<T>()` records into one series whatever
-//! `T` is.
+//! does not allocate once warm (a counter or meter allocates per-thread cells the first
+//! time two threads collide on it, a timer its HDR buckets as values first land in
+//! them); `cargo bench -p tachometer-benches --bench timed` measures it against the
+//! bare function and against `Instant` + `metrics::histogram!`. On a loaded 2-core VM
+//! the two clock reads (~70 ns each there) dominate; the macro's own work is the record
+//! (~20 ns) and ~10 ns of lookups. A `static` inside a generic function is shared by
+//! all its instantiations, so `fn f<T>()` records into one series whatever `T` is.
 //!
 //! Generated code stays small: one `static` of about 160 bytes per function, one call
 //! into a helper shared by every function with the same metric type, and a guard whose

@@ -2,9 +2,8 @@
 //!
 //! One walk of the registry ([`Registry::visit`]) writes the whole exposition into a
 //! `String` the caller keeps: [`encode`] for one-off use, [`Encoder`] to reuse the
-//! buffers across scrapes so that a steady-state scrape allocates nothing per counter,
-//! gauge, histogram or meter series (`tests/format_alloc.rs`); each HDR histogram or
-//! timer series still allocates the window snapshot its quantiles are read from.
+//! buffers across scrapes so that a steady-state scrape allocates nothing per series
+//! (`tests/format_alloc.rs`, with every metric kind).
 //! Output is deterministic (families in name order, series in first-use order, labels in
 //! declaration order), which is what lets the tests compare bytes.
 //!
@@ -121,9 +120,7 @@ pub fn write_terminator(format: Format, out: &mut String) {
 }
 
 /// A reusable encoder: keeps its output and scratch buffers between calls, so once they
-/// have grown to the exposition's size a scrape allocates nothing per counter, gauge,
-/// histogram or meter series (an HDR histogram or timer series allocates its window
-/// snapshot).
+/// have grown to the exposition's size a scrape allocates nothing per series.
 #[derive(Debug, Default)]
 pub struct Encoder {
     out: String,
