@@ -164,7 +164,7 @@ impl RegistryBuilder {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let registry = tachometer_core::Registry::builder()
+    /// let registry = tachometer::Registry::builder()
     ///     .callback_timeout(Duration::from_millis(100))
     ///     .build();
     /// # let _ = registry;

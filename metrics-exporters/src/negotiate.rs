@@ -103,7 +103,7 @@ pub fn negotiate_format(accept: Option<&str>) -> Format {
 /// [`negotiate_format`], refusing a header past the bounds instead of ignoring it.
 ///
 /// ```
-/// use tachometer_exporters::negotiate::{try_negotiate_format, NegotiationError};
+/// use tachometer::exporters::negotiate::{try_negotiate_format, NegotiationError};
 /// let huge = "*/*,".repeat(1100);
 /// assert_eq!(
 ///     try_negotiate_format(Some(&huge)),
