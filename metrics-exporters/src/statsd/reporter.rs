@@ -93,8 +93,8 @@ impl ReporterBuilder {
 ///
 /// | registry | StatsD |
 /// |---|---|
-/// | counter, float counter, meter | `name:delta|c` (change since this reporter's last push) |
-/// | gauge, float gauge, callback gauge | `name:value|g` every push |
+/// | counter, float counter, meter | `name:delta\|c` (change since this reporter's last push) |
+/// | gauge, float gauge, callback gauge | `name:value\|g` every push |
 /// | explicit histogram | `name.count`, `name.sum` as `c` deltas |
 /// | HDR histogram | `name.count`, `name.sum` as `c` deltas; `name.mean`, `.p50`, `.p90`, `.p99`, `.max` as `g` |
 /// | timer | as HDR histogram, values in milliseconds; `x_seconds` is sent as `x_milliseconds` |

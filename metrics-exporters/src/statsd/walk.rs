@@ -12,13 +12,13 @@
 //!
 //! | registry | StatsD |
 //! |---|---|
-//! | counter, float counter, meter | `name:delta|c` |
-//! | gauge, float gauge, callback gauge | `name:value|g` (every push) |
-//! | explicit histogram | `name.count:delta|c`, `name.sum:delta|c` |
+//! | counter, float counter, meter | `name:delta\|c` |
+//! | gauge, float gauge, callback gauge | `name:value\|g` (every push) |
+//! | explicit histogram | `name.count:delta\|c`, `name.sum:delta\|c` |
 //! | HDR histogram | `.count`, `.sum` deltas as `c`; `.mean .p50 .p90 .p99 .max` as `g` |
 //! | timer | as HDR, with every value in milliseconds; a name ending `_seconds` ends `_milliseconds` instead |
 //! | collected summary | `.count`, `.sum` deltas as `c`; one `g` per quantile (`.p50`, `.p999`…) |
-//! | collected untyped value | `name:value|g` |
+//! | collected untyped value | `name:value\|g` |
 //!
 //! Raw `|ms` samples cannot be rebuilt from buckets, so distributions travel as summary
 //! gauges computed over the histogram's window (skipped while the window is empty).
