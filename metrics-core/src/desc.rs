@@ -53,6 +53,8 @@ pub enum MetricKind {
     CallbackGauge,
     /// Explicit-bucket histogram.
     Histogram,
+    /// Native (sparse, exponential) histogram, optionally with classic buckets.
+    NativeHistogram,
     /// Windowed HDR histogram (exported as a summary).
     HdrHistogram,
     /// Count plus 1/5/15-minute rates.
@@ -78,6 +80,7 @@ impl MetricKind {
             MetricKind::FloatGauge => "float gauge",
             MetricKind::CallbackGauge => "callback gauge",
             MetricKind::Histogram => "histogram",
+            MetricKind::NativeHistogram => "native histogram",
             MetricKind::HdrHistogram => "HDR histogram",
             MetricKind::Meter => "meter",
             MetricKind::Timer => "timer",

@@ -238,7 +238,7 @@ impl Histogram {
 
 /// Index of the bucket for `v`: the first bound `>= v`, or `bounds.len()` for `+Inf`.
 #[inline]
-fn bucket_index(bounds: &[f64], v: f64) -> usize {
+pub(crate) fn bucket_index(bounds: &[f64], v: f64) -> usize {
     // A linear scan beats binary search for the short bucket lists people use.
     if bounds.len() <= 16 {
         bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len())

@@ -51,6 +51,7 @@ mod histogram;
 mod meter;
 mod metric;
 pub mod naming;
+mod native;
 mod registry;
 mod striped;
 mod sync;
@@ -73,6 +74,10 @@ pub use hdr::{HdrConfig, HdrHistogram, HdrSnapshot};
 pub use histogram::{cumulative, Buckets, Histogram, HistogramSnapshot};
 pub use meter::{Meter, MeterSnapshot};
 pub use metric::{BuildContext, Metric};
+pub use native::{
+    NativeConfig, NativeHistogram, NativeSide, NativeSnapshot, DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA,
+    DEFAULT_ZERO_THRESHOLD, MAX_SCHEMA, MIN_SCHEMA,
+};
 pub use registry::{global, Registry, RegistryBuilder, OVERFLOW_METRIC_NAME};
 pub use timer::{TimedFuture, Timer, TimerGuard, TimerSnapshot};
 #[doc(hidden)]

@@ -12,6 +12,7 @@ use crate::gauge::{CallbackGauge, FloatGauge, Gauge};
 use crate::hdr::{HdrConfig, HdrHistogram};
 use crate::histogram::{Buckets, Histogram};
 use crate::meter::Meter;
+use crate::native::{NativeConfig, NativeHistogram};
 use crate::timer::Timer;
 use crate::visit::{Scratch, Value};
 
@@ -128,6 +129,25 @@ impl Metric for Histogram {
             counts: &scratch.counts,
             sum,
         });
+    }
+}
+
+impl private::Sealed for NativeHistogram {}
+impl Metric for NativeHistogram {
+    type Config = NativeConfig;
+    const KIND: MetricKind = MetricKind::NativeHistogram;
+    fn describe_config(config: &NativeConfig) -> String {
+        config.describe()
+    }
+    fn validate(config: &NativeConfig) -> Result<(), Error> {
+        config.validate()
+    }
+    fn build(config: &NativeConfig, _: &BuildContext) -> Self {
+        NativeHistogram::build(config)
+    }
+    fn read(&self, scratch: &mut Scratch, out: &mut dyn FnMut(Value<'_>)) {
+        self.read_into(&mut scratch.native);
+        out(Value::NativeHistogram(&scratch.native));
     }
 }
 

@@ -12,7 +12,7 @@
 //! | `Counter`, `FloatCounter` | counter | `x` / `b` | `x` / `b_total` | — |
 //! | `Gauge`, `FloatGauge`, `CallbackGauge` | gauge | `x` | `x` | — |
 //! | `Unknown` | untyped / unknown | `x` | `x` | — |
-//! | `Histogram` | histogram | `x` | `x_bucket{le}`, `x_sum`, `x_count` | `le` |
+//! | `Histogram`, `NativeHistogram` | histogram | `x` | `x_bucket{le}`, `x_sum`, `x_count` (a native histogram's classic buckets; protobuf also carries its native ones) | `le` |
 //! | `HdrHistogram`, `Timer`, `Summary` | summary | `x` | `x{quantile}`, `x_sum`, `x_count` | `quantile` |
 //! | `Meter` | counter + gauge | `b_total` / `b`, and `b_rate` | `b_total`, `b_rate{window}` | `window` |
 //!
@@ -161,7 +161,7 @@ impl MetricKind {
                 Exposition::Gauge
             }
             MetricKind::Unknown => Exposition::Unknown,
-            MetricKind::Histogram => Exposition::Histogram,
+            MetricKind::Histogram | MetricKind::NativeHistogram => Exposition::Histogram,
             MetricKind::HdrHistogram | MetricKind::Timer | MetricKind::Summary => {
                 Exposition::Summary
             }

@@ -26,6 +26,7 @@ use crate::histogram::{Buckets, Histogram};
 use crate::meter::Meter;
 use crate::metric::{BuildContext, Metric};
 use crate::naming::owned_names;
+use crate::native::{NativeConfig, NativeHistogram};
 use crate::timer::Timer;
 use crate::visit::{Scratch, Visitor};
 
@@ -519,6 +520,23 @@ impl Registry {
         buckets: Buckets,
     ) -> Result<Family<Histogram>, Error> {
         self.register(opts, buckets)
+    }
+    /// An unlabeled [`NativeHistogram`] (add classic buckets with
+    /// [`NativeConfig::classic`], or use [`NativeConfig::latency`]).
+    pub fn native_histogram(
+        &self,
+        opts: Opts,
+        config: NativeConfig,
+    ) -> Result<NativeHistogram, Error> {
+        self.metric(opts, config)
+    }
+    /// A labeled [`NativeHistogram`] family.
+    pub fn native_histogram_family(
+        &self,
+        opts: Opts,
+        config: NativeConfig,
+    ) -> Result<Family<NativeHistogram>, Error> {
+        self.register(opts, config)
     }
     /// An unlabeled [`HdrHistogram`].
     pub fn hdr_histogram(&self, opts: Opts, config: HdrConfig) -> Result<HdrHistogram, Error> {

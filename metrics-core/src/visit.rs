@@ -10,6 +10,7 @@ use crate::desc::Descriptor;
 use crate::hdr::HdrSnapshot;
 use crate::meter::MeterSnapshot;
 use crate::naming::Exposition;
+use crate::native::NativeSnapshot;
 use crate::timer::TimerSnapshot;
 
 /// One series' label names and values, in the family's label order.
@@ -76,6 +77,9 @@ pub enum Value<'a> {
         /// Sum of observations.
         sum: f64,
     },
+    /// A [`NativeHistogram`](crate::NativeHistogram): native buckets, and classic ones
+    /// when configured.
+    NativeHistogram(&'a NativeSnapshot),
     /// An [`HdrHistogram`](crate::HdrHistogram) (raw `u64` values).
     HdrHistogram(&'a HdrSnapshot),
     /// A [`Meter`](crate::Meter).
@@ -133,4 +137,5 @@ pub struct Scratch {
     pub(crate) hdr: HdrSnapshot,
     /// Every timer series of a walk is read into this one snapshot.
     pub(crate) timer: TimerSnapshot,
+    pub(crate) native: NativeSnapshot,
 }

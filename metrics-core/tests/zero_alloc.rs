@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use tachometer_core::{Buckets, HdrConfig, Opts, Registry};
+use tachometer_core::{Buckets, HdrConfig, NativeConfig, Opts, Registry};
 use tachometer_testkit::{allocations_during, CountingAllocator};
 
 #[global_allocator]
@@ -33,6 +33,12 @@ fn hot_paths_do_not_allocate() {
     let hdr = r
         .hdr_histogram(Opts::new("hdr", ""), HdrConfig::default())
         .unwrap();
+    let native = r
+        .native_histogram(Opts::new("n_seconds", ""), NativeConfig::new())
+        .unwrap();
+    let hybrid = r
+        .native_histogram(Opts::new("nh_seconds", ""), NativeConfig::latency())
+        .unwrap();
     let meter = r.meter(Opts::new("m", "")).unwrap();
     let timer = r.timer(Opts::new("t_seconds", "")).unwrap();
     let family = r
@@ -60,6 +66,26 @@ fn hot_paths_do_not_allocate() {
     assert_no_alloc("explicit histogram record", || {
         for i in 0..1000 {
             hist.record(f64::from(i) / 100.0);
+        }
+    });
+    // The first values position the window (and a value outside it moves the window,
+    // which allocates the new one); after that the range is covered.
+    let latencies: Vec<f64> = (0..1000).map(|i| 1e-4 * 1.01f64.powi(i % 700)).collect();
+    for &v in &latencies {
+        native.record(v);
+        native.record(-v);
+        hybrid.record(v);
+    }
+    assert_no_alloc("native histogram record", || {
+        for &v in &latencies {
+            native.record(v);
+            native.record(-v);
+            native.record(0.0);
+        }
+    });
+    assert_no_alloc("classic + native histogram record", || {
+        for &v in &latencies {
+            hybrid.record(v);
         }
     });
     // HDR buckets are allocated per 64-bucket chunk on first touch (see `hdr/store.rs`):
