@@ -60,6 +60,7 @@
 pub mod escape;
 pub mod float;
 mod line;
+pub mod protobuf;
 #[cfg(feature = "remote-write")]
 pub(crate) mod samples;
 mod series;
