@@ -477,6 +477,11 @@ impl Visitor for Collector {
                 };
                 self.histograms.push((k, Entry::Buckets(entry)));
             }
+            Value::NativeHistogram(s) => {
+                let (bounds, counts) = s.classic_view();
+                let sum = s.sum;
+                self.series(family, labels, Value::Histogram { bounds, counts, sum });
+            }
             Value::HdrHistogram(s) => {
                 self.histograms.push((
                     k,

@@ -787,6 +787,17 @@ impl NativeSnapshot {
         )
     }
 
+    /// The classic buckets as `(finite bounds, non-cumulative counts)`; without classic
+    /// bounds, no bound and the single `+Inf` bucket holding `count` (what text formats
+    /// show of a native-only histogram, as client_golang does).
+    #[must_use]
+    pub fn classic_view(&self) -> (&[f64], &[u64]) {
+        match &self.classic_bounds {
+            Some(bounds) => (bounds, &self.classic_counts),
+            None => (&[], std::slice::from_ref(&self.count)),
+        }
+    }
+
     /// The `q`-quantile (0…1) estimated from the native buckets, interpolating
     /// exponentially inside a bucket (linearly in the zero bucket), so its relative
     /// error is below the bucket width `2^(2^−schema) − 1`. `NaN` when empty.

@@ -399,6 +399,12 @@ fn write_other(
                 w.uint(Name::Count, values, Extra::None, cumulative);
             }
         }
+        Value::NativeHistogram(s) => {
+            // Text formats carry only the classic buckets (`+Inf` alone without them).
+            let (bounds, counts) = s.classic_view();
+            let sum = s.sum;
+            write_other(w, aux, values, Value::Histogram { bounds, counts, sum });
+        }
         Value::HdrHistogram(s) => {
             for (q, text) in SUMMARY_QUANTILES {
                 let extra = Extra::Primary(text);

@@ -277,6 +277,10 @@ impl Visitor for Push<'_> {
                 self.delta(name, "count", &labels, Prev::U(counts.iter().sum()), 1.0);
                 self.delta(name, "sum", &labels, Prev::F(sum), 1.0);
             }
+            Value::NativeHistogram(s) => {
+                self.delta(name, "count", &labels, Prev::U(s.count), 1.0);
+                self.delta(name, "sum", &labels, Prev::F(s.sum), 1.0);
+            }
             Value::HdrHistogram(s) => {
                 self.delta(name, "count", &labels, Prev::U(s.count()), 1.0);
                 self.delta(name, "sum", &labels, Prev::U(s.sum()), 1.0);

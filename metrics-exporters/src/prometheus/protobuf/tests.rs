@@ -260,3 +260,39 @@ fn families_without_series_are_left_out_and_buffers_are_reused() {
     assert_eq!(families(&first)[0].2.len(), 200);
     assert_eq!(e.encode(&r), &first[..]);
 }
+
+#[test]
+fn text_formats_show_the_classic_part_of_a_native_histogram() {
+    use super::super::{Encoder, Format};
+    let r = Registry::new();
+    let hybrid = r
+        .native_histogram(
+            Opts::new("lat_seconds", ""),
+            NativeConfig::new().classic(Buckets::new(&[0.1, 1.0]).unwrap()),
+        )
+        .unwrap();
+    let native = r
+        .native_histogram(Opts::new("n_seconds", ""), NativeConfig::new())
+        .unwrap();
+    for v in [0.05, 0.5, 2.0] {
+        hybrid.record(v);
+        native.record(v);
+    }
+    let text = Encoder::new().encode(&r, Format::Text004).to_owned();
+    assert_eq!(
+        text,
+        "# TYPE lat_seconds histogram\n\
+         lat_seconds_bucket{le=\"0.1\"} 1\n\
+         lat_seconds_bucket{le=\"1.0\"} 2\n\
+         lat_seconds_bucket{le=\"+Inf\"} 3\n\
+         lat_seconds_sum 2.55\n\
+         lat_seconds_count 3\n\
+         # TYPE n_seconds histogram\n\
+         n_seconds_bucket{le=\"+Inf\"} 3\n\
+         n_seconds_sum 2.55\n\
+         n_seconds_count 3\n"
+    );
+    let om = Encoder::new().encode(&r, Format::OpenMetrics100).to_owned();
+    assert!(om.contains("# TYPE lat_seconds histogram\n"), "{om}");
+    assert!(om.contains("n_seconds_bucket{le=\"+Inf\"} 3\n"), "{om}");
+}
