@@ -480,7 +480,15 @@ impl Visitor for Collector {
             Value::NativeHistogram(s) => {
                 let (bounds, counts) = s.classic_view();
                 let sum = s.sum;
-                self.series(family, labels, Value::Histogram { bounds, counts, sum });
+                self.series(
+                    family,
+                    labels,
+                    Value::Histogram {
+                        bounds,
+                        counts,
+                        sum,
+                    },
+                );
             }
             Value::HdrHistogram(s) => {
                 self.histograms.push((

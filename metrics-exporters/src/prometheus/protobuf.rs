@@ -38,8 +38,7 @@ use tachometer_core::{
 
 use super::series::{base_name, QUANTILES};
 use crate::pbwire::{
-    begin_delimited, begin_message, end_message, put_double, put_sint64, put_str, put_uint64,
-    Mark,
+    begin_delimited, begin_message, end_message, put_double, put_sint64, put_str, put_uint64, Mark,
 };
 
 /// The `Content-Type` of a protobuf exposition.
@@ -148,7 +147,13 @@ impl ProtobufVisitor<'_> {
             MetricKind::Meter => {
                 let base = base_name(name);
                 self.frame = Some(family_header(self.out, base, "_total", help, COUNTER));
-                self.aux_frame = Some(family_header(&mut self.scratch.aux, base, "_rate", help, GAUGE));
+                self.aux_frame = Some(family_header(
+                    &mut self.scratch.aux,
+                    base,
+                    "_rate",
+                    help,
+                    GAUGE,
+                ));
                 return;
             }
             // A kind added to the core later: write nothing rather than guess.
@@ -316,7 +321,10 @@ fn native_histogram(
         spans_and_deltas(side, s.schema, spans, deltas);
         write_spans_and_deltas(buf, spans, deltas, span_field, delta_field);
     }
-    if s.zero_threshold == 0.0 && s.zero_count == 0 && s.positive.is_empty() && s.negative.is_empty()
+    if s.zero_threshold == 0.0
+        && s.zero_count == 0
+        && s.positive.is_empty()
+        && s.negative.is_empty()
     {
         // The no-op span: "native, but empty" (client_model).
         write_spans_and_deltas(buf, &[(0, 0)], &[], 12, 13);
@@ -361,7 +369,9 @@ pub(crate) fn spans_and_deltas(
             None => spans.push((key, 1)),
             Some((pk, mut pc)) => {
                 let gap = key - pk - 1;
-                let last = spans.last_mut().expect("a span exists after the first bucket");
+                let last = spans
+                    .last_mut()
+                    .expect("a span exists after the first bucket");
                 if gap <= 2 {
                     for _ in 0..gap {
                         deltas.push(-pc);

@@ -403,7 +403,16 @@ fn write_other(
             // Text formats carry only the classic buckets (`+Inf` alone without them).
             let (bounds, counts) = s.classic_view();
             let sum = s.sum;
-            write_other(w, aux, values, Value::Histogram { bounds, counts, sum });
+            write_other(
+                w,
+                aux,
+                values,
+                Value::Histogram {
+                    bounds,
+                    counts,
+                    sum,
+                },
+            );
         }
         Value::HdrHistogram(s) => {
             for (q, text) in SUMMARY_QUANTILES {

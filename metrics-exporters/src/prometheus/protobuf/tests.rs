@@ -42,7 +42,8 @@ fn tv1_2_gauge_with_label_and_help() {
     );
 }
 
-const TV1_3_HISTOGRAM_TAIL: &str = "28 00 31 00 00 00 00 00 00 f0 37 38 01 62 04 08 02 10 02 62 04 08 08 10 01 68 02 68 00 68 00";
+const TV1_3_HISTOGRAM_TAIL: &str =
+    "28 00 31 00 00 00 00 00 00 f0 37 38 01 62 04 08 02 10 02 62 04 08 08 10 01 68 02 68 00 68 00";
 
 #[test]
 fn tv1_3_native_histogram() {
