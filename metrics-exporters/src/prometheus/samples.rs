@@ -76,6 +76,12 @@ pub(crate) fn for_each_sample(
             f(sample(sum, total));
             f(sample(count, cumulative as f64));
         }
+        Value::NativeHistogram(s) => {
+            // Remote write 1.0 samples carry the classic part (`+Inf` alone without it).
+            let (bounds, counts) = s.classic_view();
+            let sum = s.sum;
+            for_each_sample(desc, Value::Histogram { bounds, counts, sum }, le, f);
+        }
         Value::HdrHistogram(s) => {
             for (q, text) in SUMMARY_QUANTILES {
                 f(Sample {
