@@ -80,7 +80,16 @@ pub(crate) fn for_each_sample(
             // Remote write 1.0 samples carry the classic part (`+Inf` alone without it).
             let (bounds, counts) = s.classic_view();
             let sum = s.sum;
-            for_each_sample(desc, Value::Histogram { bounds, counts, sum }, le, f);
+            for_each_sample(
+                desc,
+                Value::Histogram {
+                    bounds,
+                    counts,
+                    sum,
+                },
+                le,
+                f,
+            );
         }
         Value::HdrHistogram(s) => {
             for (q, text) in SUMMARY_QUANTILES {
