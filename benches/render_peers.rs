@@ -1,5 +1,5 @@
-//! Rendering 10,000 labeled counter series as Prometheus text, Tachometer next to every
-//! peer, in one criterion group so the ratios come from one run. (`benches/render.rs`
+//! Rendering 10,000 labeled counter series as Prometheus text (and as the protobuf
+//! exposition), Tachometer next to every peer, in one criterion group so the ratios come from one run. (`benches/render.rs`
 //! covers Tachometer's formats alone; this target is the side-by-side.)
 
 use std::hint::black_box;
@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 #[path = "peers/mod.rs"]
 mod peers;
 
-use peers::series::{Client, Measured, Metrics, Prom, SeriesSet, Tach};
+use peers::series::{Client, ClientProto, Measured, Metrics, Prom, SeriesSet, Tach, TachProto};
 
 fn bench_one<S: SeriesSet>(
     g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -29,5 +29,15 @@ fn render_10k(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, render_10k);
+/// The same 10,000 series as the protobuf exposition (`io.prometheus.client`, delimited),
+/// against the one peer that has a protobuf encoder.
+fn render_10k_protobuf(c: &mut Criterion) {
+    let mut g = c.benchmark_group("render_10k_series_protobuf");
+    g.sample_size(20);
+    bench_one::<TachProto>(&mut g);
+    bench_one::<ClientProto>(&mut g);
+    g.finish();
+}
+
+criterion_group!(benches, render_10k, render_10k_protobuf);
 criterion_main!(benches);

@@ -61,6 +61,46 @@ impl SeriesSet for Tach {
     }
 }
 
+/// Tachometer's protobuf exposition of the same registry, by a reused
+/// [`ProtobufEncoder`](tachometer::exporters::prometheus::protobuf::ProtobufEncoder).
+pub struct TachProto {
+    inner: Tach,
+    encoder: tachometer::exporters::prometheus::protobuf::ProtobufEncoder,
+}
+
+impl SeriesSet for TachProto {
+    const NAME: &'static str = "tachometer";
+    fn build() -> Self {
+        Self {
+            inner: Tach::build(),
+            encoder: tachometer::exporters::prometheus::protobuf::ProtobufEncoder::new(),
+        }
+    }
+    fn render(&mut self) -> usize {
+        self.encoder.encode(&self.inner.registry).len()
+    }
+}
+
+/// prometheus-client 0.26's protobuf exposition (feature `prometheus_protobuf`):
+/// `encode_to_vec`, the length-delimited `io.prometheus.client.MetricFamily` stream.
+pub struct ClientProto {
+    inner: Client,
+}
+
+impl SeriesSet for ClientProto {
+    const NAME: &'static str = "prometheus-client";
+    fn build() -> Self {
+        Self {
+            inner: Client::build(),
+        }
+    }
+    fn render(&mut self) -> usize {
+        prometheus_client::encoding::prometheus_protobuf::encode_to_vec(&self.inner.registry)
+            .expect("encodes")
+            .len()
+    }
+}
+
 /// prometheus 0.14: `IntCounterVec`, `gather()` + `TextEncoder` into a reused `String`.
 pub struct Prom {
     registry: prometheus::Registry,

@@ -108,7 +108,22 @@ fn other_accept_headers() {
         ct("text/plain;version=0.0.4;q=0.9,*/*;q=0.1").as_deref(),
         Some(text)
     );
-    assert_eq!(ct("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited").as_deref(), Some(text));
+    let protobuf = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+    assert_eq!(ct("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited").as_deref(), Some(protobuf));
+    // Protobuf of another message or encoding is not offered.
+    assert_eq!(
+        ct("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text")
+            .as_deref(),
+        Some(text)
+    );
+    // Gzip applies to protobuf as to text.
+    let reply = get(
+        server.local_addr(),
+        "/metrics",
+        &[("Accept", protobuf), ("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(reply.header("content-encoding"), Some("gzip"));
+    assert_eq!(reply.body[..2], [0x1f, 0x8b]);
     // Two Accept header lines count as one list.
     let reply = request(
         server.local_addr(),

@@ -112,6 +112,12 @@ pub fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
         }
         None => {
             stream.read_to_end(&mut body)?;
+            let chunked = headers.iter().any(|(k, v)| {
+                k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+            });
+            if chunked {
+                body = dechunk(&body);
+            }
         }
     }
     Ok(Reply {
@@ -119,6 +125,23 @@ pub fn read_reply(stream: &mut TcpStream) -> std::io::Result<Reply> {
         headers,
         body,
     })
+}
+
+/// Decodes a `Transfer-Encoding: chunked` body (Prometheus' API chunks replies > 4 KiB).
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = find(raw, b"\r\n") {
+        let size = std::str::from_utf8(&raw[..eol]).expect("ASCII chunk size");
+        let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+            .expect("hex chunk size");
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(&raw[..size]);
+        raw = &raw[size + 2..];
+    }
+    out
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

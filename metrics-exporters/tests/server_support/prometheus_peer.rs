@@ -22,6 +22,17 @@ pub struct Prometheus {
 /// Starts Prometheus scraping `target` every second (with `extra` lines appended to the
 /// scrape job), or returns `None` (after a SKIP line) when it is not installed.
 pub fn start_prometheus(target: SocketAddr, extra: &str) -> Option<Prometheus> {
+    start_prometheus_with(target, extra, &[])
+}
+
+/// As [`start_prometheus`], with extra command-line flags (such as
+/// `--enable-feature=native-histograms`).
+#[allow(dead_code)] // not every test binary uses it
+pub fn start_prometheus_with(
+    target: SocketAddr,
+    extra: &str,
+    flags: &[&str],
+) -> Option<Prometheus> {
     let binary = peer::prometheus()?;
     let dir = TempDir::new("prometheus");
     let config = dir.path().join("prometheus.yml");
@@ -41,6 +52,7 @@ pub fn start_prometheus(target: SocketAddr, extra: &str) -> Option<Prometheus> {
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log),
@@ -75,6 +87,21 @@ impl Prometheus {
             return None;
         }
         result[0]["value"][1].as_str().map(str::to_owned)
+    }
+
+    /// The `result` array of an instant query (`None` on an error status).
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn query_result(&self, promql: &str) -> Option<Vec<serde_json::Value>> {
+        let reply = get(
+            self.addr,
+            &format!("/api/v1/query?query={}", url_encode(promql)),
+            &[],
+        );
+        if reply.status != 200 {
+            return None;
+        }
+        let json: serde_json::Value = serde_json::from_slice(&reply.body).ok()?;
+        json["data"]["result"].as_array().cloned()
     }
 
     /// Polls `promql` until it has a value satisfying `accept`, up to [`PEER_DEADLINE`].
