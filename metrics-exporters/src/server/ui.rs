@@ -121,7 +121,8 @@ fn kind_name(kind: MetricKind) -> &'static str {
         MetricKind::Counter | MetricKind::FloatCounter => "counter",
         MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => "gauge",
         MetricKind::Histogram => "histogram",
-        MetricKind::HdrHistogram => "hdr",
+        // Shown like an HDR histogram: count, sum and quantiles (over its lifetime).
+        MetricKind::HdrHistogram | MetricKind::NativeHistogram => "hdr",
         MetricKind::Meter => "meter",
         MetricKind::Timer => "timer",
         // A collected untyped value reads like a gauge.
@@ -220,6 +221,18 @@ impl Visitor for DataWriter<'_> {
             Value::HdrHistogram(s) => {
                 let _ = write!(out, ",\"n\":{},\"s\":{}", s.count(), s.sum());
                 quantiles(out, s, 1.0);
+            }
+            Value::NativeHistogram(s) => {
+                let _ = write!(out, ",\"n\":{},\"s\":", s.count);
+                json_f64(out, s.sum);
+                let _ = write!(out, ",\"w\":{},\"q\":[", s.count);
+                for (i, q) in [0.5, 0.9, 0.99, 0.999, 1.0].into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    json_f64(out, s.quantile(q));
+                }
+                out.push(']');
             }
             Value::Timer(t) => {
                 let _ = write!(out, ",\"n\":{},\"s\":", t.durations.count());
