@@ -41,7 +41,7 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use crate::sync::Mutex;
 
 use crate::error::Error;
 use crate::histogram::{bucket_index, Buckets};
