@@ -17,15 +17,15 @@ use tachometer_core::Error;
 use tachometer_core::Family;
 use tachometer_core::Gauge;
 use tachometer_core::{global, Registry};
-use tachometer_core::{Buckets, Histogram};
+use tachometer_core::{Buckets, NativeConfig, NativeHistogram};
 use tachometer_core::{Opts, Unit};
 
 /// What every clone of a layer and its services shares.
 pub(crate) struct Shared<C> {
     pub(crate) classifier: C,
-    pub(crate) duration: Family<Histogram>,
+    pub(crate) duration: Family<NativeHistogram>,
     pub(crate) active: Family<Gauge>,
-    pub(crate) grpc_duration: Family<Histogram>,
+    pub(crate) grpc_duration: Family<NativeHistogram>,
 }
 
 /// OpenTelemetry's recommended bucket bounds for `http.server.request.duration`, in
@@ -74,6 +74,7 @@ impl MetricsLayer {
         MetricsLayerBuilder {
             registry: None,
             buckets: None,
+            native: NativeConfig::new(),
             classifier: DefaultClassifier,
         }
     }
@@ -82,7 +83,7 @@ impl MetricsLayer {
 impl<C> MetricsLayer<C> {
     /// The `http_server_request_duration_seconds` family.
     #[must_use]
-    pub fn request_duration(&self) -> &Family<Histogram> {
+    pub fn request_duration(&self) -> &Family<NativeHistogram> {
         &self.shared.duration
     }
 
@@ -94,7 +95,7 @@ impl<C> MetricsLayer<C> {
 
     /// The `rpc_server_duration_seconds` family (gRPC calls only).
     #[must_use]
-    pub fn grpc_duration(&self) -> &Family<Histogram> {
+    pub fn grpc_duration(&self) -> &Family<NativeHistogram> {
         &self.shared.grpc_duration
     }
 }
@@ -131,6 +132,7 @@ impl<S, C> Layer<S> for MetricsLayer<C> {
 pub struct MetricsLayerBuilder<C = DefaultClassifier> {
     registry: Option<Registry>,
     buckets: Option<Buckets>,
+    native: NativeConfig,
     classifier: C,
 }
 
@@ -141,9 +143,18 @@ impl<C> MetricsLayerBuilder<C> {
         self
     }
 
-    /// Duration bucket bounds in seconds (default: [`default_buckets`]).
+    /// Classic duration bucket bounds in seconds (default: [`default_buckets`]), what
+    /// scrapers of the text formats see.
     pub fn buckets(mut self, buckets: Buckets) -> Self {
         self.buckets = Some(buckets);
+        self
+    }
+
+    /// The native part of the duration histograms (default [`NativeConfig::new`]:
+    /// schema 3, buckets 9 % wide, at most 160 of them); its classic buckets are
+    /// replaced by [`buckets`](Self::buckets).
+    pub fn native(mut self, config: NativeConfig) -> Self {
+        self.native = config;
         self
     }
 
@@ -152,6 +163,7 @@ impl<C> MetricsLayerBuilder<C> {
         MetricsLayerBuilder {
             registry: self.registry,
             buckets: self.buckets,
+            native: self.native,
             classifier,
         }
     }
@@ -165,27 +177,30 @@ impl<C> MetricsLayerBuilder<C> {
     {
         let registry = self.registry.unwrap_or_else(|| global().clone());
         let buckets = self.buckets.unwrap_or_else(default_buckets);
-        let duration = registry.histogram_family(
+        // Classic + native: text scrapers get the classic buckets, Prometheus with native
+        // histograms enabled gets precise, aggregatable exponential buckets (protobuf).
+        let config = self.native.classic(buckets);
+        let duration = registry.native_histogram_family(
             Opts::new(
                 REQUEST_DURATION,
                 "Duration of HTTP server requests, from the request to the end of the response body.",
             )
             .unit(Unit::Seconds)
             .labels(&["http_request_method", "http_route", "http_response_status_code"]),
-            buckets.clone(),
+            config.clone(),
         )?;
         let active = registry.gauge_family(
             Opts::new(ACTIVE_REQUESTS, "Number of HTTP server requests in flight.")
                 .labels(&["http_request_method"]),
         )?;
-        let grpc_duration = registry.histogram_family(
+        let grpc_duration = registry.native_histogram_family(
             Opts::new(
                 GRPC_DURATION,
                 "Duration of gRPC server calls, from the request to the response trailers.",
             )
             .unit(Unit::Seconds)
             .labels(&["rpc_method", "rpc_grpc_status_code"]),
-            buckets,
+            config,
         )?;
         Ok(MetricsLayer {
             shared: Arc::new(Shared {

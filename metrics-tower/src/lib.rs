@@ -6,9 +6,15 @@
 //!
 //! | metric | kind | labels |
 //! |---|---|---|
-//! | `http_server_request_duration_seconds` | histogram | `http_request_method`, `http_route`, `http_response_status_code` |
+//! | `http_server_request_duration_seconds` | histogram, classic + native | `http_request_method`, `http_route`, `http_response_status_code` |
 //! | `http_server_active_requests` | gauge | `http_request_method` |
-//! | `rpc_server_duration_seconds` | histogram (gRPC only) | `rpc_method`, `rpc_grpc_status_code` |
+//! | `rpc_server_duration_seconds` | histogram, classic + native (gRPC only) | `rpc_method`, `rpc_grpc_status_code` |
+//!
+//! The durations are [`NativeHistogram`](tachometer_core::NativeHistogram)s with
+//! classic buckets ([`default_buckets`], or [`MetricsLayerBuilder::buckets`]): a
+//! Prometheus scraping with native histograms enabled gets exponential buckets 9 % wide
+//! (`histogram_quantile` precise to that, and aggregatable over replicas), text scrapers
+//! get the classic buckets.
 //!
 //! # Why these names
 //!

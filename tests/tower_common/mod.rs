@@ -63,6 +63,10 @@ pub fn series(registry: &Registry, name: &str) -> Vec<Series> {
                     s.count = counts.iter().sum();
                     s.sum = sum;
                 }
+                Value::NativeHistogram(h) => {
+                    s.count = h.count;
+                    s.sum = h.sum;
+                }
                 Value::Gauge(g) => s.gauge = g,
                 other => panic!("unexpected value {other:?} in {}", self.name),
             }

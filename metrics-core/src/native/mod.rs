@@ -798,6 +798,63 @@ impl NativeSnapshot {
         }
     }
 
+    /// Adds `other`'s observations, as Prometheus adds native histograms (`sum by`):
+    /// both are brought to the coarser schema and the wider zero bucket first.
+    /// Classic counts are added when both have the same bounds, else dropped.
+    pub fn merge(&mut self, other: &NativeSnapshot) {
+        use std::collections::BTreeMap;
+        let schema = self.schema.min(other.schema);
+        let zt = self.zero_threshold.max(other.zero_threshold);
+        let mut zero = self.zero_count + other.zero_count;
+        let mut sides = [BTreeMap::new(), BTreeMap::new()];
+        for snap in [&*self, other] {
+            let pairs = [&snap.positive, &snap.negative]
+                .into_iter()
+                .zip(sides.iter_mut());
+            for (side, map) in pairs {
+                for (key, n) in side.iter() {
+                    if upper_bound(key, snap.schema) <= zt {
+                        zero += n;
+                    } else {
+                        let key = coarsen(key, i32::from(snap.schema - schema));
+                        *map.entry(key).or_insert(0u64) += n;
+                    }
+                }
+            }
+        }
+        for (side, map) in [&mut self.positive, &mut self.negative]
+            .into_iter()
+            .zip(&sides)
+        {
+            side.counts.clear();
+            let (Some((&first, _)), Some((&last, _))) =
+                (map.first_key_value(), map.last_key_value())
+            else {
+                continue;
+            };
+            side.first_key = first;
+            side.counts.resize((last - first + 1) as usize, 0);
+            for (k, n) in map {
+                side.counts[(k - first) as usize] = *n;
+            }
+        }
+        self.positive.inf += other.positive.inf;
+        self.negative.inf += other.negative.inf;
+        self.schema = schema;
+        self.zero_threshold = zt;
+        self.zero_count = zero;
+        self.count += other.count;
+        self.sum += other.sum;
+        if self.classic_bounds == other.classic_bounds {
+            for (a, b) in self.classic_counts.iter_mut().zip(&other.classic_counts) {
+                *a += b;
+            }
+        } else {
+            self.classic_bounds = None;
+            self.classic_counts.clear();
+        }
+    }
+
     /// The `q`-quantile (0…1) estimated from the native buckets, interpolating
     /// exponentially inside a bucket (linearly in the zero bucket), so its relative
     /// error is below the bucket width `2^(2^−schema) − 1`. `NaN` when empty.

@@ -246,3 +246,27 @@ proptest! {
         prop_assert!(s.schema <= schema);
     }
 }
+
+#[test]
+fn merging_equals_recording_into_one() {
+    let a = NativeHistogram::with_config(NativeConfig::new().schema(3)).unwrap();
+    let b = NativeHistogram::with_config(NativeConfig::new().schema(1)).unwrap();
+    let all = NativeHistogram::with_config(NativeConfig::new().schema(1)).unwrap();
+    for i in 1..200 {
+        let v = f64::from(i) * 0.37 - 20.0;
+        if i % 3 == 0 {
+            a.record(v);
+        } else {
+            b.record(v);
+        }
+        all.record(v);
+    }
+    let mut merged = a.snapshot();
+    merged.merge(&b.snapshot());
+    let want = all.snapshot();
+    assert_eq!(merged.schema, 1);
+    assert_eq!(merged.count, want.count);
+    assert_eq!(populated(&merged.positive), populated(&want.positive));
+    assert_eq!(populated(&merged.negative), populated(&want.negative));
+    assert_eq!(merged.zero_count, want.zero_count);
+}
