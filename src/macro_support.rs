@@ -13,8 +13,10 @@ use std::borrow::Borrow;
 use std::future::Future;
 use std::sync::OnceLock;
 
-use tachometer_core::{Buckets, Error, Family, HdrConfig, Metric, Opts, Unit};
-pub use tachometer_core::{Counter, Gauge, Histogram, Meter, Registry, Timer};
+use tachometer_core::{
+    Buckets, Clock, Error, Family, HdrConfig, Metric, NativeConfig, Opts, SystemClock, Unit,
+};
+pub use tachometer_core::{Counter, Gauge, Histogram, Meter, NativeHistogram, Registry, Timer};
 
 /// Outcome index: the call returned (an `Ok`, or any value of a non-`Result` function).
 pub const OK: u8 = 0;
@@ -89,6 +91,19 @@ impl MacroMetric for Timer {
     }
 }
 
+/// `#[timed]` without `summary`: classic + native, in seconds.
+impl MacroMetric for NativeHistogram {
+    fn config() -> NativeConfig {
+        NativeConfig::latency()
+    }
+    fn unit() -> Option<Unit> {
+        Some(Unit::Seconds)
+    }
+    fn detached() -> Self {
+        NativeHistogram::with_config(NativeConfig::latency()).unwrap_or_default()
+    }
+}
+
 impl CallMetric for Counter {
     const TIMED: bool = false;
     fn now(&self) -> u64 {
@@ -108,6 +123,20 @@ impl CallMetric for Meter {
     #[inline]
     fn record_call(&self, _: u64) {
         self.mark(1);
+    }
+}
+
+impl CallMetric for NativeHistogram {
+    const TIMED: bool = true;
+    #[inline]
+    fn now(&self) -> u64 {
+        SystemClock.now()
+    }
+    #[inline]
+    fn record_call(&self, start: u64) {
+        let nanos = SystemClock.now().saturating_sub(start);
+        // Division, not `* 1e-9`: 25_000_000 ns must be exactly 0.025.
+        self.record(nanos as f64 / 1e9);
     }
 }
 

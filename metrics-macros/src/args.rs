@@ -50,8 +50,12 @@ impl Kind {
                 ("module", OWN),
                 ("result", OWN),
                 (
+                    "le",
+                    "durations are exported as histograms, whose buckets use it",
+                ),
+                (
                     "quantile",
-                    "timers are exported as summaries, whose quantiles use it",
+                    "#[timed(summary)] exports summaries, whose quantiles use it",
                 ),
             ],
             Kind::Counted => &[("function", OWN), ("module", OWN), ("result", OWN)],
@@ -65,6 +69,17 @@ impl Kind {
     }
 }
 
+impl Args {
+    /// The family name when none is given.
+    pub fn default_name(&self, kind: Kind) -> &'static str {
+        if self.summary {
+            "function_duration_summary_seconds"
+        } else {
+            kind.default_name()
+        }
+    }
+}
+
 /// Parsed options.
 pub struct Args {
     pub name: Option<LitStr>,
@@ -72,6 +87,9 @@ pub struct Args {
     pub function: Option<LitStr>,
     pub labels: Vec<(String, LitStr)>,
     pub registry: Option<Expr>,
+    /// `#[timed(summary)]`: a Dropwizard-style timer (summary + rates) instead of a
+    /// classic + native histogram.
+    pub summary: bool,
 }
 
 pub fn parse(kind: Kind, attr: TokenStream) -> syn::Result<Args> {
@@ -81,6 +99,7 @@ pub fn parse(kind: Kind, attr: TokenStream) -> syn::Result<Args> {
         function: None,
         labels: Vec::new(),
         registry: None,
+        summary: false,
     };
     let mut labels_span = None;
     let parser = syn::meta::parser(|meta| {
@@ -109,6 +128,17 @@ pub fn parse(kind: Kind, attr: TokenStream) -> syn::Result<Args> {
                 return Err(meta.error("`registry` is given twice"));
             }
             args.registry = Some(meta.value()?.parse()?);
+        } else if meta.path.is_ident("summary") {
+            if !matches!(kind, Kind::Timed) {
+                return Err(meta.error(format!(
+                    "`summary` is an option of #[timed] only, not of #[{}]",
+                    kind.attr()
+                )));
+            }
+            if args.summary {
+                return Err(meta.error("`summary` is given twice"));
+            }
+            args.summary = true;
         } else if meta.path.is_ident("labels") {
             labels_span = Some(
                 meta.path
@@ -136,7 +166,7 @@ pub fn parse(kind: Kind, attr: TokenStream) -> syn::Result<Args> {
                 .get_ident()
                 .map_or_else(|| "this path".to_owned(), |i| format!("`{i}`"));
             return Err(meta.error(format!(
-                "unknown option {got} for #[{}]: expected `name = \"...\"`, `help = \"...\"`, `function = \"...\"`, `labels(key = \"value\", ...)` or `registry = <expression>`",
+                "unknown option {got} for #[{}]: expected `name = \"...\"`, `help = \"...\"`, `function = \"...\"`, `labels(key = \"value\", ...)`, `registry = <expression>` or (#[timed]) `summary`",
                 kind.attr()
             )));
         }
@@ -148,7 +178,7 @@ pub fn parse(kind: Kind, attr: TokenStream) -> syn::Result<Args> {
             span,
             format!(
                 "`labels(...)` needs `name = \"...\"` too: the default family `{}` has the fixed labels function, module and result, and one family cannot have two label sets",
-                kind.default_name()
+                args.default_name(kind)
             ),
         ));
     }

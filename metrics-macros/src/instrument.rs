@@ -150,14 +150,15 @@ fn instrument(
     let guard = syn::Ident::new("__tachometer_guard", Span::mixed_site());
     let result = syn::Ident::new("__tachometer_result", Span::mixed_site());
     let metric = match kind {
-        Kind::Timed => quote!(#p::Timer),
+        Kind::Timed if args.summary => quote!(#p::Timer),
+        Kind::Timed => quote!(#p::NativeHistogram),
         Kind::Counted => quote!(#p::Counter),
         Kind::Metered => quote!(#p::Meter),
     };
     let name = args
         .name
         .as_ref()
-        .map_or_else(|| kind.default_name().to_owned(), |l| l.value());
+        .map_or_else(|| args.default_name(kind).to_owned(), |l| l.value());
     let help = args
         .help
         .as_ref()

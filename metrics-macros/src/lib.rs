@@ -35,7 +35,8 @@
 //!
 //! | attribute | family | kind |
 //! |---|---|---|
-//! | `#[timed]` | `function_duration_seconds` | timer (summary of durations, plus call rates) |
+//! | `#[timed]` | `function_duration_seconds` | histogram, classic + native (seconds; client_golang's default classic buckets, exponential native buckets 9 % wide) |
+//! | `#[timed(summary)]` | `function_duration_summary_seconds` | timer (Dropwizard-style summary of durations, plus call rates) |
 //! | `#[counted]` | `function_calls_total` | counter |
 //! | `#[metered]` | `function_executions` (exported `function_executions_total` and `function_executions_rate`) | meter |
 //!

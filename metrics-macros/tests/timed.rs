@@ -27,8 +27,8 @@ fn counts_calls_and_measures_at_least_the_sleep() {
     };
     assert_eq!(count, 3);
     assert!(sum >= 60_000_000, "three 20 ms sleeps summed to {sum} ns");
-    // HDR buckets keep 2 significant figures; 1% below the true value is the floor.
-    assert!(min >= 20e6 * 0.99, "shortest call was {min} ns");
+    // The lowest bucket's lower bound: at most one bucket width below 20 ms.
+    assert!(min >= common::MIN_20MS, "shortest call was {min} ns");
 }
 
 #[timed]
@@ -345,4 +345,36 @@ fn on_an_impl_block_every_method_is_type_qualified() {
     // Its own attribute wins: recorded once, under its own name.
     assert_eq!(calls(FAMILY, "Cache::special", "ok"), 1);
     assert_eq!(calls(FAMILY, "Cache::clear", "ok"), 0);
+}
+
+#[timed(summary)]
+fn dropwizard_style() -> u8 {
+    7
+}
+
+#[test]
+fn timed_is_a_native_histogram_and_summary_keeps_the_timer() {
+    use tachometer::MetricKind;
+    assert_eq!(dropwizard_style(), 7);
+    sleep_20ms();
+    let kind = |name: &str| {
+        tachometer::global()
+            .descriptors()
+            .into_iter()
+            .find(|d| d.name() == name)
+            .map(|d| d.kind())
+    };
+    assert_eq!(kind(FAMILY), Some(MetricKind::NativeHistogram));
+    assert_eq!(
+        kind("function_duration_summary_seconds"),
+        Some(MetricKind::Timer)
+    );
+    assert_eq!(
+        calls(
+            "function_duration_summary_seconds",
+            "dropwizard_style",
+            "ok"
+        ),
+        1
+    );
 }

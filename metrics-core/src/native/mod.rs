@@ -359,6 +359,8 @@ struct Core {
     classic: Box<[AtomicU64]>,
     max_buckets: usize,
     max_zero_threshold: f64,
+    /// Layouts replaced so far (each allocated its successor).
+    moves: AtomicU64,
     slow: Mutex<Slow>,
 }
 
@@ -437,6 +439,7 @@ impl NativeHistogram {
                 classic: (0..classic_len).map(|_| AtomicU64::new(0)).collect(),
                 max_buckets: cap,
                 max_zero_threshold: config.max_zero_threshold.max(config.zero_threshold),
+                moves: AtomicU64::new(0),
                 slow: Mutex::new(Slow {
                     retired: Vec::new(),
                     leftovers: Vec::new(),
@@ -501,6 +504,7 @@ impl NativeHistogram {
             snap.zero_count + snap.positive.total() + snap.negative.total()
         };
         snap.sum = core.sum.sum();
+        snap.moves = core.moves.load(Relaxed);
     }
 
     /// An owned snapshot (allocates; exporters use [`NativeHistogram::read_into`]).
@@ -634,6 +638,7 @@ impl Core {
     fn replace<'a>(&'a self, slow: &mut Slow, old: &'a Layout, plan: &Plan) -> &'a Layout {
         let new = Box::into_raw(Box::new(plan.build(self.max_buckets)));
         self.layout.store(new, Release);
+        self.moves.fetch_add(1, Relaxed);
         slow.retired.push(ptr::from_ref(old).cast_mut());
         // SAFETY: just published; freed only in `Drop`.
         let new = unsafe { &*new };
@@ -775,6 +780,9 @@ pub struct NativeSnapshot {
     pub classic_bounds: Option<Arc<[f64]>>,
     /// Non-cumulative classic counts, one more than the bounds (empty without them).
     pub classic_counts: Vec<u64>,
+    /// How many times the bucket window moved or coarsened so far. Only these moves
+    /// allocate (the new window); recording never does otherwise.
+    pub moves: u64,
 }
 
 impl NativeSnapshot {
@@ -845,6 +853,7 @@ impl NativeSnapshot {
         self.zero_count = zero;
         self.count += other.count;
         self.sum += other.sum;
+        self.moves += other.moves;
         if self.classic_bounds == other.classic_bounds {
             for (a, b) in self.classic_counts.iter_mut().zip(&other.classic_counts) {
                 *a += b;

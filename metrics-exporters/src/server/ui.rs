@@ -120,9 +120,9 @@ fn kind_name(kind: MetricKind) -> &'static str {
     match kind {
         MetricKind::Counter | MetricKind::FloatCounter => "counter",
         MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => "gauge",
-        MetricKind::Histogram => "histogram",
-        // Shown like an HDR histogram: count, sum and quantiles (over its lifetime).
-        MetricKind::HdrHistogram | MetricKind::NativeHistogram => "hdr",
+        // Its classic buckets as a histogram, plus quantiles from the native buckets.
+        MetricKind::Histogram | MetricKind::NativeHistogram => "histogram",
+        MetricKind::HdrHistogram => "hdr",
         MetricKind::Meter => "meter",
         MetricKind::Timer => "timer",
         // A collected untyped value reads like a gauge.
@@ -195,44 +195,24 @@ impl Visitor for DataWriter<'_> {
                 bounds,
                 counts,
                 sum,
-            } => {
-                let n: u64 = counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
-                let _ = write!(out, ",\"n\":{n},\"s\":");
-                json_f64(out, sum);
-                // A family's series share their bounds: the family object carries
-                // them once (written after its series); a series whose bounds differ
-                // would carry its own.
-                if self.series == 1 {
-                    self.bounds.clear();
-                    self.bounds.extend_from_slice(bounds);
-                } else if self.bounds != bounds {
-                    out.push_str(",\"bounds\":");
-                    json_f64s(out, bounds);
-                }
-                out.push_str(",\"b\":[");
-                for (i, c) in counts.iter().enumerate() {
+            } => histogram(out, &mut self.bounds, self.series, bounds, counts, sum),
+            Value::NativeHistogram(h) => {
+                let (bounds, counts) = h.classic_view();
+                histogram(out, &mut self.bounds, self.series, bounds, counts, h.sum);
+                // Lifetime quantiles from the native buckets (9 % wide by default), which
+                // the page prefers to estimates from the classic buckets.
+                let _ = write!(out, ",\"w\":{},\"q\":[", h.count);
+                for (i, q) in [0.5, 0.9, 0.99, 0.999, 1.0].into_iter().enumerate() {
                     if i > 0 {
                         out.push(',');
                     }
-                    let _ = write!(out, "{c}");
+                    json_f64(out, h.quantile(q));
                 }
                 out.push(']');
             }
             Value::HdrHistogram(s) => {
                 let _ = write!(out, ",\"n\":{},\"s\":{}", s.count(), s.sum());
                 quantiles(out, s, 1.0);
-            }
-            Value::NativeHistogram(s) => {
-                let _ = write!(out, ",\"n\":{},\"s\":", s.count);
-                json_f64(out, s.sum);
-                let _ = write!(out, ",\"w\":{},\"q\":[", s.count);
-                for (i, q) in [0.5, 0.9, 0.99, 0.999, 1.0].into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    json_f64(out, s.quantile(q));
-                }
-                out.push(']');
             }
             Value::Timer(t) => {
                 let _ = write!(out, ",\"n\":{},\"s\":", t.durations.count());
@@ -254,7 +234,10 @@ impl Visitor for DataWriter<'_> {
 
     fn end_family(&mut self, family: &Descriptor) {
         self.out.push(']');
-        if family.kind() == MetricKind::Histogram {
+        if matches!(
+            family.kind(),
+            MetricKind::Histogram | MetricKind::NativeHistogram
+        ) {
             self.out.push_str(",\"bounds\":");
             json_f64s(self.out, &self.bounds);
             self.bounds.clear();
@@ -270,6 +253,37 @@ fn json_f64s(out: &mut String, values: &[f64]) {
             out.push(',');
         }
         json_f64(out, v);
+    }
+    out.push(']');
+}
+
+/// A histogram series' count, sum and non-cumulative buckets. A family's series share
+/// their bounds: the family object carries them once (written after its series); a
+/// series whose bounds differ carries its own.
+fn histogram(
+    out: &mut String,
+    family_bounds: &mut Vec<f64>,
+    series: usize,
+    bounds: &[f64],
+    counts: &[u64],
+    sum: f64,
+) {
+    let n: u64 = counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
+    let _ = write!(out, ",\"n\":{n},\"s\":");
+    json_f64(out, sum);
+    if series == 1 {
+        family_bounds.clear();
+        family_bounds.extend_from_slice(bounds);
+    } else if family_bounds != bounds {
+        out.push_str(",\"bounds\":");
+        json_f64s(out, bounds);
+    }
+    out.push_str(",\"b\":[");
+    for (i, c) in counts.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{c}");
     }
     out.push(']');
 }

@@ -65,6 +65,13 @@ impl Visitor for Find<'_> {
                 sum,
             },
             Value::Meter(m) => Reading::Meter { count: m.count },
+            // `#[timed]`: seconds; `min` is the lower bound of the lowest populated
+            // bucket, at most one bucket width (2^(1/8), 9 %) below the true minimum.
+            Value::NativeHistogram(h) => Reading::Timer {
+                count: h.count,
+                sum: (h.sum * 1e9).round() as u64,
+                min: h.quantile(0.0) * 1e9,
+            },
             Value::Timer(t) => Reading::Timer {
                 count: t.durations.count(),
                 sum: t.durations.sum(),
@@ -75,6 +82,10 @@ impl Visitor for Find<'_> {
         self.found.push((all, reading));
     }
 }
+
+/// What a 20 ms call's `min` reads at least: the lower bound of the native bucket
+/// holding 20 ms (buckets are 2^(1/8) wide at schema 3).
+pub const MIN_20MS: f64 = 20e6 / 1.090_507_732_665_257_7;
 
 /// Every series of `family` whose labels include all of `labels`.
 pub fn series_in(
