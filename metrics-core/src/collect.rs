@@ -66,6 +66,7 @@ use crate::desc::{Descriptor, MetricKind, Opts};
 use crate::error::Error;
 use crate::hdr::HdrSnapshot;
 use crate::meter::MeterSnapshot;
+use crate::native::NativeSnapshot;
 use crate::timer::TimerSnapshot;
 use crate::visit::{Labels, Value, Visitor};
 
@@ -240,6 +241,7 @@ impl CollectedFamily<'_> {
             | Value::FloatGauge(_)
             | Value::Unknown(_)
             | Value::HdrHistogram(_)
+            | Value::NativeHistogram(_)
             | Value::Meter(_)
             | Value::Timer(_) => {}
         }
@@ -296,6 +298,7 @@ enum OwnedValue {
         count: u64,
     },
     Hdr(HdrSnapshot),
+    Native(NativeSnapshot),
     Meter(MeterSnapshot),
     Timer(TimerSnapshot),
 }
@@ -327,6 +330,7 @@ impl From<Value<'_>> for OwnedValue {
                 count,
             },
             Value::HdrHistogram(s) => OwnedValue::Hdr(s.clone()),
+            Value::NativeHistogram(s) => OwnedValue::Native(s.clone()),
             Value::Meter(m) => OwnedValue::Meter(*m),
             Value::Timer(t) => OwnedValue::Timer(t.clone()),
         }
@@ -360,6 +364,7 @@ impl OwnedValue {
                 count: *count,
             },
             OwnedValue::Hdr(s) => Value::HdrHistogram(s),
+            OwnedValue::Native(s) => Value::NativeHistogram(s),
             OwnedValue::Meter(m) => Value::Meter(m),
             OwnedValue::Timer(t) => Value::Timer(t),
         }

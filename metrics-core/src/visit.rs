@@ -108,7 +108,7 @@ impl Value<'_> {
             Value::Counter(_) | Value::FloatCounter(_) => Exposition::Counter,
             Value::Gauge(_) | Value::FloatGauge(_) => Exposition::Gauge,
             Value::Unknown(_) => Exposition::Unknown,
-            Value::Histogram { .. } => Exposition::Histogram,
+            Value::Histogram { .. } | Value::NativeHistogram(_) => Exposition::Histogram,
             Value::HdrHistogram(_) | Value::Timer(_) | Value::Summary { .. } => Exposition::Summary,
             Value::Meter(_) => Exposition::Meter,
         }

@@ -26,6 +26,7 @@ impl Visitor for Lines {
                 quantiles, count, ..
             } => format!("{quantiles:?} count={count}"),
             Value::HdrHistogram(s) => format!("count={}", s.count()),
+            Value::NativeHistogram(s) => format!("native count={}", s.count),
             Value::Meter(m) => format!("count={}", m.count),
             Value::Timer(t) => format!("count={}", t.durations.count()),
         };

@@ -21,6 +21,7 @@ impl Visitor for Lines {
             Value::FloatCounter(c) => c.to_string(),
             Value::Histogram { counts, sum, .. } => format!("{counts:?} sum={sum}"),
             Value::HdrHistogram(s) => format!("count={}", s.count()),
+            Value::NativeHistogram(s) => format!("native count={} sum={}", s.count, s.sum),
             Value::Meter(m) => format!("count={}", m.count),
             Value::Timer(t) => format!("count={}", t.durations.count()),
             Value::Summary {

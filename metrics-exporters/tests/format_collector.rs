@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use format_support::{every_kind, python_parse, run_bounded};
 use tachometer_core::{
-    Collection, Collector, Descriptor, HdrSnapshot, Labels, MeterSnapshot, MetricKind, Opts,
-    Registry, TimerSnapshot, Value, Visitor,
+    Collection, Collector, Descriptor, HdrSnapshot, Labels, MeterSnapshot, MetricKind,
+    NativeSnapshot, Opts, Registry, TimerSnapshot, Value, Visitor,
 };
 use tachometer_exporters::json::{self, JsonOptions};
 use tachometer_exporters::prometheus::{encode, Format};
@@ -27,6 +27,7 @@ enum Owned {
     Histogram(Vec<f64>, Vec<u64>, f64),
     Summary(Vec<(f64, f64)>, f64, u64),
     Hdr(HdrSnapshot),
+    Native(NativeSnapshot),
     Meter(MeterSnapshot),
     Timer(TimerSnapshot),
 }
@@ -50,6 +51,7 @@ impl Owned {
                 count,
             } => Owned::Summary(quantiles.to_vec(), sum, count),
             Value::HdrHistogram(s) => Owned::Hdr(s.clone()),
+            Value::NativeHistogram(s) => Owned::Native(s.clone()),
             Value::Meter(m) => Owned::Meter(*m),
             Value::Timer(t) => Owned::Timer(t.clone()),
         }
@@ -73,6 +75,7 @@ impl Owned {
                 count: *count,
             },
             Owned::Hdr(s) => Value::HdrHistogram(s),
+            Owned::Native(s) => Value::NativeHistogram(s),
             Owned::Meter(m) => Value::Meter(m),
             Owned::Timer(t) => Value::Timer(t),
         }

@@ -14,6 +14,10 @@
 //! | `NativeHistogram` | `HISTOGRAM` | `histogram`: `sample_count`, `sample_sum`, classic `bucket`s when configured, then `schema`, `zero_threshold`, `zero_count`, `negative_span`/`negative_delta`, `positive_span`/`positive_delta` |
 //! | `HdrHistogram`, `Timer` | `SUMMARY` | `summary`: `sample_count`, `sample_sum`, `quantile` 0.5…0.999 (timers in seconds) |
 //! | `Meter` `x` (base `b`) | `COUNTER` `b_total` and `GAUGE` `b_rate{window}` | as counter and gauge |
+//! | collected summaries / untyped values | `SUMMARY` / `UNTYPED` | `summary` / `untyped.value` |
+//!
+//! Family names and types come from the core's naming table
+//! ([`tachometer_core::naming`]) in its 0.0.4 dialect, as the text formats' do.
 //!
 //! Every family states its `type` (an absent one would read as `COUNTER`); `help` is
 //! written when not empty; no timestamps. Native buckets follow client_golang: a span
@@ -32,11 +36,9 @@
 //! assert_eq!(body[0] as usize, body.len() - 1); // one frame: its length, then the family
 //! ```
 
-use tachometer_core::{
-    Descriptor, Labels, MetricKind, NativeSide, NativeSnapshot, Registry, Value, Visitor,
-};
+use tachometer_core::naming::{Dialect, Exposition, METER_RATE_WINDOWS, SUMMARY_QUANTILES};
+use tachometer_core::{Descriptor, Labels, NativeSide, NativeSnapshot, Registry, Value, Visitor};
 
-use super::series::{base_name, QUANTILES};
 use crate::pbwire::{
     begin_delimited, begin_message, end_message, put_double, put_sint64, put_str, put_uint64, Mark,
 };
@@ -51,6 +53,7 @@ const NANOS_PER_SECOND: f64 = 1e9;
 const COUNTER: u64 = 0;
 const GAUGE: u64 = 1;
 const SUMMARY: u64 = 2;
+const UNTYPED: u64 = 3;
 const HISTOGRAM: u64 = 4;
 
 /// Appends `registry`'s protobuf exposition to `out` (allocates scratch buffers; an
@@ -137,29 +140,36 @@ fn family_header(buf: &mut Vec<u8>, name: &str, suffix: &str, help: &str, kind: 
 }
 
 impl ProtobufVisitor<'_> {
+    /// The family frame (and a meter's rate family frame), named by the core's naming
+    /// table exactly as in text 0.0.4.
     fn header(&mut self, desc: &Descriptor) {
         let (name, help) = (desc.name(), desc.help());
-        let kind = match desc.kind() {
-            MetricKind::Counter | MetricKind::FloatCounter => COUNTER,
-            MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => GAUGE,
-            MetricKind::Histogram | MetricKind::NativeHistogram => HISTOGRAM,
-            MetricKind::HdrHistogram | MetricKind::Timer => SUMMARY,
-            MetricKind::Meter => {
-                let base = base_name(name);
-                self.frame = Some(family_header(self.out, base, "_total", help, COUNTER));
-                self.aux_frame = Some(family_header(
-                    &mut self.scratch.aux,
-                    base,
-                    "_rate",
-                    help,
-                    GAUGE,
-                ));
-                return;
-            }
-            // A kind added to the core later: write nothing rather than guess.
-            _ => return,
+        let exposition = desc.kind().exposition();
+        let kind = match exposition {
+            Exposition::Counter | Exposition::Meter => COUNTER,
+            Exposition::Gauge => GAUGE,
+            Exposition::Unknown => UNTYPED,
+            Exposition::Histogram => HISTOGRAM,
+            Exposition::Summary => SUMMARY,
         };
-        self.frame = Some(family_header(self.out, name, "", help, kind));
+        let names = exposition.names(Dialect::Text004);
+        let family = names.family.name;
+        self.frame = Some(family_header(
+            self.out,
+            family.stem_of(name),
+            family.suffix,
+            help,
+            kind,
+        ));
+        if let Some((rate, _, _)) = names.rate {
+            self.aux_frame = Some(family_header(
+                &mut self.scratch.aux,
+                rate.name.stem_of(name),
+                rate.name.suffix,
+                help,
+                GAUGE,
+            ));
+        }
     }
 }
 
@@ -195,9 +205,6 @@ impl Visitor for ProtobufVisitor<'_> {
     fn series(&mut self, family: &Descriptor, labels: Labels<'_>, value: Value<'_>) {
         if self.frame.is_none() {
             self.header(family);
-            if self.frame.is_none() {
-                return;
-            }
         }
         let buf = &mut *self.out;
         match value {
@@ -228,7 +235,7 @@ impl Visitor for ProtobufVisitor<'_> {
                 let q = begin_message(buf, 4);
                 put_uint64(buf, 1, s.count());
                 put_double(buf, 2, s.sum() as f64);
-                for (quantile, _) in QUANTILES {
+                for (quantile, _) in SUMMARY_QUANTILES {
                     quantile_pair(buf, quantile, s.quantile(quantile));
                 }
                 end_message(buf, q);
@@ -240,7 +247,7 @@ impl Visitor for ProtobufVisitor<'_> {
                 let q = begin_message(buf, 4);
                 put_uint64(buf, 1, d.count());
                 put_double(buf, 2, d.sum() as f64 / NANOS_PER_SECOND);
-                for (quantile, _) in QUANTILES {
+                for (quantile, _) in SUMMARY_QUANTILES {
                     quantile_pair(buf, quantile, d.quantile(quantile) / NANOS_PER_SECOND);
                 }
                 end_message(buf, q);
@@ -249,12 +256,13 @@ impl Visitor for ProtobufVisitor<'_> {
             Value::Meter(meter) => {
                 scalar_metric(buf, labels, 3, meter.count as f64);
                 let aux = &mut self.scratch.aux;
-                for (window, rate) in [
-                    ("1m", meter.m1_rate),
-                    ("5m", meter.m5_rate),
-                    ("15m", meter.m15_rate),
-                    ("mean", meter.mean_rate),
-                ] {
+                let rates = [
+                    meter.m1_rate,
+                    meter.m5_rate,
+                    meter.m15_rate,
+                    meter.mean_rate,
+                ];
+                for (window, rate) in METER_RATE_WINDOWS.into_iter().zip(rates) {
                     let m = begin_metric(aux, labels);
                     let l = begin_message(aux, 1);
                     put_str(aux, 1, "window");
@@ -266,7 +274,22 @@ impl Visitor for ProtobufVisitor<'_> {
                     end_message(aux, m);
                 }
             }
-            _ => {}
+            Value::Summary {
+                quantiles,
+                sum,
+                count,
+            } => {
+                let m = begin_metric(buf, labels);
+                let q = begin_message(buf, 4);
+                put_uint64(buf, 1, count);
+                put_double(buf, 2, sum);
+                for &(quantile, value) in quantiles {
+                    quantile_pair(buf, quantile, value);
+                }
+                end_message(buf, q);
+                end_message(buf, m);
+            }
+            Value::Unknown(v) => scalar_metric(buf, labels, 5, v),
         }
     }
 

@@ -355,6 +355,7 @@ pub(crate) fn write_series(
         | Value::FloatGauge(_)
         | Value::Unknown(_)
         | Value::Histogram { .. }
+        | Value::NativeHistogram(_)
         | Value::HdrHistogram(_)
         | Value::Timer(_)
         | Value::Meter(_)
