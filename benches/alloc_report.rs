@@ -119,6 +119,48 @@ fn series_row<S: SeriesSet>() -> SeriesRow {
     }
 }
 
+/// Resident heap per series of each histogram kind: 1,000 labeled series, each fed the
+/// same 1,024 latencies (1 ms … 16 s), divided by 1,000 (family tables included).
+fn histogram_memory() -> Vec<(&'static str, f64)> {
+    use tachometer::{Buckets, HdrConfig, NativeConfig, Opts, Registry};
+    const N: usize = 1_000;
+    let inputs = peers::latency_inputs();
+    let nanos = peers::latency_nanos();
+    let measure = |name: &'static str, build: &dyn Fn(&Registry, usize)| {
+        let r = Registry::new();
+        let before = LIVE_BYTES.load(Relaxed);
+        for i in 0..N {
+            build(&r, i);
+        }
+        let after = LIVE_BYTES.load(Relaxed);
+        drop(r);
+        (name, (after - before) as f64 / N as f64)
+    };
+    let opts = || Opts::new("mem_seconds", "").labels(&["i"]).max_series(2 * N);
+    vec![
+        measure("explicit (11 bounds)", &|r, i| {
+            let f = r.histogram_family(opts(), Buckets::default_latency()).unwrap();
+            let h = f.with_labels(&[i.to_string()]).unwrap();
+            inputs.iter().for_each(|v| h.record(*v));
+        }),
+        measure("native (schema 3, 160 max)", &|r, i| {
+            let f = r.native_histogram_family(opts(), NativeConfig::new()).unwrap();
+            let h = f.with_labels(&[i.to_string()]).unwrap();
+            inputs.iter().for_each(|v| h.record(*v));
+        }),
+        measure("classic + native", &|r, i| {
+            let f = r.native_histogram_family(opts(), NativeConfig::latency()).unwrap();
+            let h = f.with_labels(&[i.to_string()]).unwrap();
+            inputs.iter().for_each(|v| h.record(*v));
+        }),
+        measure("HDR (default, 2 s.f.)", &|r, i| {
+            let f = r.hdr_histogram_family(opts(), HdrConfig::default()).unwrap();
+            let h = f.with_labels(&[i.to_string()]).unwrap();
+            nanos.iter().for_each(|v| h.record(*v));
+        }),
+    ]
+}
+
 fn json_str(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -174,6 +216,13 @@ fn main() {
             "| {} | {:.0} | {} | {} |",
             r.library, r.bytes_per_series, r.allocs_per_render, r.render_len
         );
+    }
+
+    println!("\n### Histogram kinds: resident heap per series (1,000 series, 1,024 latencies each)\n");
+    println!("| kind | heap bytes / series |");
+    println!("|---|---:|");
+    for (kind, bytes) in histogram_memory() {
+        println!("| {kind} | {bytes:.0} |");
     }
 
     let ops_json: Vec<String> = sink
