@@ -136,25 +136,37 @@ fn histogram_memory() -> Vec<(&'static str, f64)> {
         drop(r);
         (name, (after - before) as f64 / N as f64)
     };
-    let opts = || Opts::new("mem_seconds", "").labels(&["i"]).max_series(2 * N);
+    let opts = || {
+        Opts::new("mem_seconds", "")
+            .labels(&["i"])
+            .max_series(2 * N)
+    };
     vec![
         measure("explicit (11 bounds)", &|r, i| {
-            let f = r.histogram_family(opts(), Buckets::default_latency()).unwrap();
+            let f = r
+                .histogram_family(opts(), Buckets::default_latency())
+                .unwrap();
             let h = f.with_labels(&[i.to_string()]).unwrap();
             inputs.iter().for_each(|v| h.record(*v));
         }),
         measure("native (schema 3, 160 max)", &|r, i| {
-            let f = r.native_histogram_family(opts(), NativeConfig::new()).unwrap();
+            let f = r
+                .native_histogram_family(opts(), NativeConfig::new())
+                .unwrap();
             let h = f.with_labels(&[i.to_string()]).unwrap();
             inputs.iter().for_each(|v| h.record(*v));
         }),
         measure("classic + native", &|r, i| {
-            let f = r.native_histogram_family(opts(), NativeConfig::latency()).unwrap();
+            let f = r
+                .native_histogram_family(opts(), NativeConfig::latency())
+                .unwrap();
             let h = f.with_labels(&[i.to_string()]).unwrap();
             inputs.iter().for_each(|v| h.record(*v));
         }),
         measure("HDR (default, 2 s.f.)", &|r, i| {
-            let f = r.hdr_histogram_family(opts(), HdrConfig::default()).unwrap();
+            let f = r
+                .hdr_histogram_family(opts(), HdrConfig::default())
+                .unwrap();
             let h = f.with_labels(&[i.to_string()]).unwrap();
             nanos.iter().for_each(|v| h.record(*v));
         }),
@@ -218,7 +230,9 @@ fn main() {
         );
     }
 
-    println!("\n### Histogram kinds: resident heap per series (1,000 series, 1,024 latencies each)\n");
+    println!(
+        "\n### Histogram kinds: resident heap per series (1,000 series, 1,024 latencies each)\n"
+    );
     println!("| kind | heap bytes / series |");
     println!("|---|---:|");
     for (kind, bytes) in histogram_memory() {

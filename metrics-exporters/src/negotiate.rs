@@ -115,7 +115,48 @@ pub fn try_negotiate_format(accept: Option<&str>) -> Result<Format, NegotiationE
         return Ok(Format::Text004);
     };
     check_bounds("Accept", accept)?;
-    Ok(choose_format(accept))
+    Ok(match choose(accept, false) {
+        Exposition::Text(format) => format,
+        Exposition::Protobuf => Format::Text004,
+    })
+}
+
+/// What to answer a scrape with: a text format or the protobuf exposition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Exposition {
+    /// A text format.
+    Text(Format),
+    /// `io.prometheus.client.MetricFamily`, varint-delimited
+    /// ([`protobuf`](crate::prometheus::protobuf)).
+    Protobuf,
+}
+
+/// Chooses text or protobuf for a request's `Accept` header (all of its values joined
+/// with `,`; `None` when the request has none): protobuf when the best-weighted
+/// acceptable range is the delimited `MetricFamily` protobuf (an exact range, so it wins
+/// a tie with a wildcard), otherwise as [`negotiate_format`]. Prometheus 2.42 started
+/// with `--enable-feature=native-histograms` lists it first at the implied `q=1`, and
+/// only this format carries native histograms.
+///
+/// ```
+/// use tachometer::exporters::negotiate::{negotiate, Exposition};
+/// use tachometer::exporters::prometheus::Format;
+/// let accept = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+/// assert_eq!(negotiate(Some(accept)), Exposition::Protobuf);
+/// assert_eq!(negotiate(None), Exposition::Text(Format::Text004));
+/// ```
+#[must_use]
+pub fn negotiate(accept: Option<&str>) -> Exposition {
+    try_negotiate(accept).unwrap_or(Exposition::Text(Format::Text004))
+}
+
+/// [`negotiate`], refusing a header past the bounds instead of ignoring it.
+pub fn try_negotiate(accept: Option<&str>) -> Result<Exposition, NegotiationError> {
+    let Some(accept) = accept else {
+        return Ok(Exposition::Text(Format::Text004));
+    };
+    check_bounds("Accept", accept)?;
+    Ok(choose(accept, true))
 }
 
 /// Checks the length and the number of list elements of a header value.
@@ -136,7 +177,7 @@ fn check_bounds(header: &'static str, value: &str) -> Result<(), NegotiationErro
 }
 
 /// The choice itself, in two linear passes over the ranges and no allocation.
-fn choose_format(accept: &str) -> Format {
+fn choose(accept: &str, protobuf: bool) -> Exposition {
     // Pass 1: which formats are refused outright (an exact range with q=0).
     let mut refused = [false; 3];
     for range in split_list(accept).filter_map(MediaRange::parse) {
@@ -149,9 +190,19 @@ fn choose_format(accept: &str) -> Format {
     }
     let refused = |format: Format| refused[format_index(format)];
     // Pass 2: the best acceptable range.
-    let mut best: Option<(u16, Specificity, Format)> = None;
+    let mut best: Option<(u16, Specificity, Exposition)> = None;
     for range in split_list(accept).filter_map(MediaRange::parse) {
         work::tick();
+        if protobuf && range.protobuf && range.q > 0 {
+            let better = match best {
+                None => true,
+                Some((q, specificity, _)) => (range.q, range.specificity) > (q, specificity),
+            };
+            if better {
+                best = Some((range.q, range.specificity, Exposition::Protobuf));
+            }
+            continue;
+        }
         let Some(format) = range.format else { continue };
         if range.q == 0 {
             continue;
@@ -169,10 +220,10 @@ fn choose_format(accept: &str) -> Format {
             Some((q, specificity, _)) => (range.q, range.specificity) > (q, specificity),
         };
         if better {
-            best = Some((range.q, range.specificity, format));
+            best = Some((range.q, range.specificity, Exposition::Text(format)));
         }
     }
-    best.map_or(Format::Text004, |(_, _, f)| f)
+    best.map_or(Exposition::Text(Format::Text004), |(_, _, f)| f)
 }
 
 fn format_index(format: Format) -> usize {
@@ -279,6 +330,8 @@ struct MediaRange<'a> {
     specificity: Specificity,
     /// The format we would serve for this range, if any.
     format: Option<Format>,
+    /// The range is the delimited `io.prometheus.client.MetricFamily` protobuf.
+    protobuf: bool,
     #[allow(dead_code)] // kept for Debug output in test failures
     raw: &'a str,
 }
@@ -293,6 +346,7 @@ impl<'a> MediaRange<'a> {
             return None;
         }
         let mut version: Option<&str> = None;
+        let (mut proto, mut encoding) = (None, None);
         let mut q = 1000;
         for param in parts {
             let Some((name, value)) = param.split_once('=') else {
@@ -307,6 +361,10 @@ impl<'a> MediaRange<'a> {
             }
             if name.eq_ignore_ascii_case("version") {
                 version = Some(value);
+            } else if name.eq_ignore_ascii_case("proto") {
+                proto = Some(value);
+            } else if name.eq_ignore_ascii_case("encoding") {
+                encoding = Some(value);
             }
         }
         let is = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
@@ -337,10 +395,15 @@ impl<'a> MediaRange<'a> {
         } else {
             (Specificity::Exact, None)
         };
+        let protobuf = is(ty, "application")
+            && is(subtype, "vnd.google.protobuf")
+            && proto == Some("io.prometheus.client.MetricFamily")
+            && encoding == Some("delimited");
         Some(Self {
             q,
             specificity,
             format,
+            protobuf,
             raw,
         })
     }
@@ -543,7 +606,7 @@ mod tests {
             let mut h = "text/plain;q=0,".repeat(n / 2);
             h.push_str(&"*/*;q=0.5,".repeat(n / 2));
             work::take();
-            assert_eq!(choose_format(&h), Format::OpenMetrics100);
+            assert_eq!(choose(&h, false), Exposition::Text(Format::OpenMetrics100));
             let examined = work::take();
             assert!(
                 examined <= 2 * n as u64,
@@ -629,5 +692,41 @@ mod tests {
         assert!(!g(""));
         assert!(!g("gzip;q=bogus"));
         assert!(!accepts_gzip(None));
+    }
+
+    /// protocols-push-native.md §1.3: what Prometheus 2.42 sends with and without
+    /// `--enable-feature=native-histograms`.
+    #[test]
+    fn prometheus_2_42_gets_protobuf_only_with_native_histograms_enabled() {
+        let native = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        let default = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(negotiate(Some(native)), Exposition::Protobuf);
+        assert_eq!(
+            negotiate(Some(default)),
+            Exposition::Text(Format::OpenMetrics100)
+        );
+        assert_eq!(negotiate_format(Some(native)), Format::OpenMetrics100);
+    }
+
+    #[test]
+    fn protobuf_needs_the_message_and_the_delimited_encoding() {
+        fn f(h: &str) -> Exposition {
+            negotiate(Some(h))
+        }
+        let pb = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+        assert_eq!(f(pb), Exposition::Protobuf);
+        for other in [
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily",
+            "application/vnd.google.protobuf;proto=other.Message;encoding=delimited",
+        ] {
+            assert_eq!(f(other), Exposition::Text(Format::Text004), "{other}");
+        }
+        let lower = format!("{pb};q=0.5,text/plain;version=0.0.4;q=0.9");
+        assert_eq!(f(&lower), Exposition::Text(Format::Text004));
+        let tie = format!("*/*,{pb}");
+        assert_eq!(f(&tie), Exposition::Protobuf, "the exact range wins a tie");
+        let refused = format!("{pb};q=0");
+        assert_eq!(f(&refused), Exposition::Text(Format::Text004));
     }
 }

@@ -44,14 +44,15 @@ use tokio::sync::{watch, Semaphore};
 use super::Auth;
 use crate::json::JsonOptions;
 use crate::negotiate::{
-    try_accepts_gzip, try_negotiate_format, NegotiationError, MAX_HEADER_BYTES,
+    try_accepts_gzip, try_negotiate, try_negotiate_format, Exposition, NegotiationError,
+    MAX_HEADER_BYTES,
 };
 
 /// The response type of [`MetricsService`].
 pub type MetricsResponse = Response<Full<Bytes>>;
 
-/// Answers `GET /metrics` (Prometheus text 0.0.4 or OpenMetrics, as negotiated from
-/// `Accept`, gzip when `Accept-Encoding` allows), `GET /metrics.json` (Dropwizard
+/// Answers `GET /metrics` (Prometheus text 0.0.4, OpenMetrics or the protobuf
+/// exposition, as negotiated from `Accept`, gzip when `Accept-Encoding` allows), `GET /metrics.json` (Dropwizard
 /// metrics-json shape; `?pretty=true` indents) and, unless turned off with
 /// `MetricsServiceBuilder::ui(false)`, the live page `GET /metrics/ui` and its data
 /// `GET /metrics/ui.json` (see [`ui`](super::ui)). Other paths get 404, other methods 405
@@ -114,6 +115,8 @@ struct RenderKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Target {
     Text(crate::prometheus::Format),
+    /// The protobuf exposition (`io.prometheus.client.MetricFamily`, delimited).
+    Protobuf,
     Json {
         pretty: bool,
     },
@@ -372,9 +375,17 @@ impl MetricsService {
                     Endpoint::Json => Target::Json {
                         pretty: query_flag(req.uri().query(), "pretty") || inner.json.pretty,
                     },
-                    Endpoint::Text => Target::Text(try_negotiate_format(
-                        joined(req.headers(), ACCEPT, "Accept")?.as_deref(),
-                    )?),
+                    Endpoint::Text => {
+                        let accept = joined(req.headers(), ACCEPT, "Accept")?;
+                        if self.offers_protobuf() {
+                            match try_negotiate(accept.as_deref())? {
+                                Exposition::Text(format) => Target::Text(format),
+                                Exposition::Protobuf => Target::Protobuf,
+                            }
+                        } else {
+                            Target::Text(try_negotiate_format(accept.as_deref())?)
+                        }
+                    }
                 };
                 Ok(Ok(RenderKey { target, gzip }))
             });
@@ -384,21 +395,40 @@ impl MetricsService {
     /// The body for `key`, compressed if asked.
     fn render(&self, key: RenderKey) -> Bytes {
         let body = match key.target {
-            Target::Text(format) => self.render_text(format),
-            Target::Json { pretty } => self.render_json(pretty),
-            Target::UiData => self.render_ui_data(),
+            Target::Text(format) => self.render_text(format).into_bytes(),
+            Target::Protobuf => self.render_protobuf(),
+            Target::Json { pretty } => self.render_json(pretty).into_bytes(),
+            Target::UiData => self.render_ui_data().into_bytes(),
         };
         if key.gzip {
-            gzip_bytes(body.as_bytes())
+            gzip_bytes(&body)
         } else {
             Bytes::from(body)
         }
+    }
+
+    /// Protobuf is not offered when a `prometheus` crate registry is appended (its
+    /// families exist only as text).
+    fn offers_protobuf(&self) -> bool {
+        #[cfg(feature = "prometheus-interop")]
+        if self.inner.interop.is_some() {
+            return false;
+        }
+        true
+    }
+
+    fn render_protobuf(&self) -> Vec<u8> {
+        let inner = &*self.inner;
+        let mut out = Vec::with_capacity(inner.text_hint.load(Ordering::Relaxed));
+        crate::prometheus::protobuf::encode(&inner.registry, &mut out);
+        out
     }
 
     /// The response around a rendered body.
     fn finish(&self, key: RenderKey, body: Bytes) -> MetricsResponse {
         let (content_type, json) = match key.target {
             Target::Text(format) => (format.content_type(), false),
+            Target::Protobuf => (crate::prometheus::protobuf::CONTENT_TYPE, false),
             Target::Json { .. } | Target::UiData => ("application/json", true),
         };
         let mut res = Response::new(Full::new(body));
