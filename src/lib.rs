@@ -139,6 +139,10 @@ pub use tachometer_macros::{counted, counter, gauge, histogram, meter, metered, 
 #[cfg_attr(docsrs, doc(cfg(feature = "rules")))]
 pub mod rules;
 
+#[cfg(feature = "metrics-bridge")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics-bridge")))]
+pub mod metrics_bridge;
+
 /// Runtime support for the macros' generated code; not a public API.
 #[cfg(feature = "macros")]
 #[doc(hidden)]
