@@ -28,6 +28,7 @@ static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
 // SAFETY: forwards every call to `System` unchanged; the bookkeeping touches only a
 // const-initialised thread-local (no allocation, `try_with` tolerates TLS teardown)
 // and an atomic.
+#[allow(unsafe_code)] // A global allocator is `unsafe` to implement; it forwards to `System`.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));

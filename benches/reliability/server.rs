@@ -93,6 +93,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// CPU time of this whole process (all threads: the server's and the clients').
+#[allow(unsafe_code)] // One libc call; see its SAFETY argument.
 fn process_cpu() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,

@@ -7,13 +7,24 @@
 //! Two readings are offered. [`Clock::now`] is precise and is what timers use.
 //! [`Clock::recent`] may lag by a few milliseconds and is what the meter's hot path
 //! uses: for [`SystemClock`] it is a single relaxed load of a value that a background
-//! thread (`tachometer-clock`, started on first use) refreshes every millisecond, so
-//! `Meter::mark` never pays for a system call. A 5-second EWMA tick does not need
-//! better than millisecond precision.
+//! thread refreshes every millisecond, so `Meter::mark` costs about a counter increment
+//! instead of a clock read. A 5-second EWMA tick does not need better than millisecond
+//! precision.
+//!
+//! # The background thread
+//!
+//! That thread, named `tachometer-clock`, is started by the first [`Meter`](crate::Meter)
+//! or [`Timer`](crate::Timer) built on the system clock (every `#[timed]` and
+//! `#[metered]` site builds one), wakes 1,000 times a second, and runs until
+//! [`SystemClock::stop_coarse_clock`] stops it (for good: later meters then read the
+//! precise clock on every mark, which costs one TSC read, ~10 ns, per mark). Registries
+//! built with a custom clock ([`RegistryBuilder::clock`](crate::RegistryBuilder::clock),
+//! e.g. a [`ManualClock`]) never start it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// A monotonic source of nanoseconds.
@@ -37,8 +48,13 @@ pub trait Clock: Send + Sync + fmt::Debug {
 static QUANTA: LazyLock<quanta::Clock> = LazyLock::new(quanta::Clock::new);
 static ORIGIN: LazyLock<u64> = LazyLock::new(|| QUANTA.raw());
 static COARSE_NANOS: AtomicU64 = AtomicU64::new(0);
+/// Whether `COARSE_NANOS` is being refreshed: true from just before the thread starts
+/// until stop is requested or the thread exits.
 static COARSE_RUNNING: AtomicBool = AtomicBool::new(false);
+/// Set by [`SystemClock::stop_coarse_clock`]; never cleared.
+static COARSE_STOP: AtomicBool = AtomicBool::new(false);
 static COARSE_STARTED: OnceLock<()> = OnceLock::new();
+static COARSE_THREAD: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
 const COARSE_PERIOD: Duration = Duration::from_millis(1);
 
 #[inline]
@@ -49,26 +65,78 @@ fn monotonic_nanos() -> u64 {
 /// The process's real monotonic clock (the TSC through `quanta`, calibrated against the
 /// OS monotonic clock).
 ///
-/// `recent()` reads a value refreshed every millisecond by one background thread.
-/// If that thread cannot be started, `recent()` falls back to `now()`.
+/// `recent()` reads a value refreshed every millisecond by one background thread,
+/// `tachometer-clock`, which the first [`Meter`](crate::Meter) or
+/// [`Timer`](crate::Timer) on the system clock starts (every `#[timed]` and `#[metered]`
+/// site builds one) and [`stop_coarse_clock`](Self::stop_coarse_clock) stops. While that
+/// thread is not running (not started, stopped, or unable to start), `recent()` is
+/// `now()`. Registries on a custom clock never start it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl SystemClock {
-    /// Starts the background refresher behind [`Clock::recent`] if it is not running.
-    /// Metric constructors call this, so the hot path never has to.
+    /// Starts the background refresher behind [`Clock::recent`] if it has not been
+    /// started or stopped before. Meter and timer constructors call this, so the hot
+    /// path never has to.
     pub fn ensure_coarse_clock() {
         COARSE_STARTED.get_or_init(|| {
+            if COARSE_STOP.load(Ordering::Acquire) {
+                return;
+            }
             COARSE_NANOS.store(monotonic_nanos(), Ordering::Relaxed);
+            // Before the spawn, so the thread's own "stopped" store always comes later.
+            COARSE_RUNNING.store(true, Ordering::Release);
             let spawned = std::thread::Builder::new()
                 .name("tachometer-clock".into())
-                .spawn(|| loop {
-                    COARSE_NANOS.store(monotonic_nanos(), Ordering::Relaxed);
-                    std::thread::sleep(COARSE_PERIOD);
+                .spawn(|| {
+                    while !COARSE_STOP.load(Ordering::Acquire) {
+                        COARSE_NANOS.store(monotonic_nanos(), Ordering::Relaxed);
+                        std::thread::sleep(COARSE_PERIOD);
+                    }
+                    COARSE_RUNNING.store(false, Ordering::Release);
                 });
-            COARSE_RUNNING.store(spawned.is_ok(), Ordering::Release);
+            match spawned {
+                Ok(handle) => *lock(&COARSE_THREAD) = Some(handle),
+                Err(_) => COARSE_RUNNING.store(false, Ordering::Release),
+            }
         });
     }
+
+    /// Stops the `tachometer-clock` thread for the rest of the process and waits for it
+    /// to exit (at most about a millisecond); before it was ever started, keeps it from
+    /// starting. From then on `recent()` reads the precise clock, so meters stay exact
+    /// but each mark pays for a TSC read. For programs that must not keep threads they
+    /// did not start (before `fork`, in a sandbox counting threads) or that cannot
+    /// afford 1,000 wake-ups a second.
+    ///
+    /// ```
+    /// use tachometer_core::{Clock, SystemClock};
+    /// SystemClock::stop_coarse_clock();
+    /// assert!(!SystemClock::coarse_clock_running());
+    /// let m = tachometer_core::Meter::new(); // does not start it again
+    /// m.mark(1);
+    /// assert!(!SystemClock::coarse_clock_running());
+    /// assert!(SystemClock.recent() <= SystemClock.now());
+    /// ```
+    pub fn stop_coarse_clock() {
+        COARSE_STOP.store(true, Ordering::Release);
+        COARSE_RUNNING.store(false, Ordering::Release);
+        let handle = lock(&COARSE_THREAD).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    /// Whether the `tachometer-clock` thread is refreshing [`Clock::recent`].
+    #[must_use]
+    pub fn coarse_clock_running() -> bool {
+        COARSE_RUNNING.load(Ordering::Acquire)
+    }
+}
+
+/// Locks `m`, ignoring poisoning (the guarded value is a join handle).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Clock for SystemClock {

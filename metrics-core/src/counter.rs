@@ -1,7 +1,8 @@
 //! Monotonic counters.
 //!
 //! A [`Counter`] is a cheap-to-clone handle (`Arc`) to striped cells: incrementing it
-//! never touches the registry, never locks and never allocates.
+//! never touches the registry and never locks; it allocates once, the first time two
+//! threads are seen colliding on it (the cells grow), and never again.
 
 use std::sync::Arc;
 

@@ -4,6 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::naming::{label_name_problem, Exposition};
+use crate::visit::Strs;
 
 /// The default cap on distinct label sets per family.
 pub const DEFAULT_MAX_SERIES: usize = 10_000;
@@ -90,6 +92,25 @@ impl MetricKind {
     }
 }
 
+impl MetricKind {
+    /// How families of this kind are exposed (see the [naming table](crate::naming)).
+    #[must_use]
+    pub const fn exposition(self) -> Exposition {
+        match self {
+            MetricKind::Counter | MetricKind::FloatCounter => Exposition::Counter,
+            MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => {
+                Exposition::Gauge
+            }
+            MetricKind::Unknown => Exposition::Unknown,
+            MetricKind::Histogram | MetricKind::NativeHistogram => Exposition::Histogram,
+            MetricKind::HdrHistogram | MetricKind::Timer | MetricKind::Summary => {
+                Exposition::Summary
+            }
+            MetricKind::Meter => Exposition::Meter,
+        }
+    }
+}
+
 /// Options naming a metric family: name, help text, unit, label names and series cap.
 ///
 /// ```
@@ -172,21 +193,12 @@ impl Opts {
     }
 }
 
-/// Whether `name` is a valid Prometheus metric name.
-#[must_use]
-pub fn is_valid_metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
+pub use crate::naming::is_valid_metric_name;
 
 /// Whether `name` is a valid, non-reserved Prometheus label name.
 #[must_use]
 pub fn is_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
+    label_name_problem(name).is_none()
 }
 
 /// A validated, immutable family description shared by the registry and exporters.
@@ -226,18 +238,14 @@ impl Descriptor {
             });
         }
         for (i, label) in opts.label_names.iter().enumerate() {
-            let reason = if !is_valid_label_name(label) {
-                if label.starts_with("__") {
-                    Some("names starting with \"__\" are reserved for Prometheus")
-                } else {
-                    Some("use letters, digits and '_' only, not starting with a digit ([a-zA-Z_][a-zA-Z0-9_]*)")
-                }
-            } else if let Some((_, why)) = kind
+            let reason = if let Some(problem) = label_name_problem(label) {
+                Some(problem)
+            } else if let Some(reserved) = kind
                 .exposition()
                 .reserved_label()
-                .filter(|(reserved, _)| reserved == label)
+                .filter(|r| r.name == label)
             {
-                Some(why)
+                Some(reserved.reason)
             } else if opts.label_names[..i].contains(label) {
                 Some("each label name may appear only once")
             } else {
@@ -295,8 +303,8 @@ impl Descriptor {
 
     /// The label names, in `with_labels` order.
     #[must_use]
-    pub fn label_names(&self) -> &[Box<str>] {
-        &self.label_names
+    pub fn label_names(&self) -> Strs<'_> {
+        Strs(self.label_names.iter())
     }
 }
 

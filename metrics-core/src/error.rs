@@ -59,10 +59,9 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidMetricName { name } => write!(
-                f,
-                "invalid metric name {name:?}: use letters, digits, '_' and ':' only, not starting with a digit ([a-zA-Z_:][a-zA-Z0-9_:]*)"
-            ),
+            Error::InvalidMetricName { name } => {
+                write!(f, "invalid metric name {name:?}: {}", crate::naming::METRIC_NAME_RULE)
+            }
             Error::InvalidLabelName { metric, label, reason } => {
                 write!(f, "invalid label name {label:?} on metric {metric:?}: {reason}")
             }

@@ -1,16 +1,15 @@
 //! Exponentially weighted moving averages, as Dropwizard Metrics (and UNIX load
 //! averages) compute them: ticked every 5 seconds with `alpha = 1 - exp(-5 s / window)`.
 
-use std::time::Duration;
-
-/// Dropwizard's tick interval.
-pub const TICK_INTERVAL: Duration = Duration::from_secs(5);
-const TICK_NANOS: f64 = 5e9;
+/// Dropwizard's tick interval, in nanoseconds: the one definition the meter uses too.
+pub(crate) const TICK_NANOS: u64 = 5_000_000_000;
+/// [`TICK_NANOS`] in seconds.
+const TICK_SECONDS: f64 = TICK_NANOS as f64 / 1e9;
 
 /// An EWMA of an event rate. Not synchronized: [`Meter`](crate::Meter) owns three behind
 /// its tick lock.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ewma {
+pub(crate) struct Ewma {
     alpha: f64,
     /// Events per nanosecond.
     rate: f64,
@@ -20,31 +19,31 @@ pub struct Ewma {
 impl Ewma {
     /// An EWMA over `minutes` minutes, ticked every 5 seconds.
     #[must_use]
-    pub fn over_minutes(minutes: f64) -> Self {
-        Self::with_alpha(1.0 - (-(5.0 / 60.0 / minutes)).exp())
+    pub(crate) fn over_minutes(minutes: f64) -> Self {
+        Self::with_alpha(1.0 - (-(TICK_SECONDS / 60.0 / minutes)).exp())
     }
 
     /// The one-minute average (alpha 0.0799…).
     #[must_use]
-    pub fn one_minute() -> Self {
+    pub(crate) fn one_minute() -> Self {
         Self::over_minutes(1.0)
     }
 
     /// The five-minute average (alpha 0.0165…).
     #[must_use]
-    pub fn five_minutes() -> Self {
+    pub(crate) fn five_minutes() -> Self {
         Self::over_minutes(5.0)
     }
 
     /// The fifteen-minute average (alpha 0.00554…).
     #[must_use]
-    pub fn fifteen_minutes() -> Self {
+    pub(crate) fn fifteen_minutes() -> Self {
         Self::over_minutes(15.0)
     }
 
     /// An EWMA with an explicit smoothing factor.
     #[must_use]
-    pub fn with_alpha(alpha: f64) -> Self {
+    pub(crate) fn with_alpha(alpha: f64) -> Self {
         Self {
             alpha,
             rate: 0.0,
@@ -54,14 +53,15 @@ impl Ewma {
 
     /// The smoothing factor.
     #[must_use]
-    pub fn alpha(&self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn alpha(&self) -> f64 {
         self.alpha
     }
 
     /// Folds in `count` events seen during the last tick interval. The first tick sets
     /// the rate outright; later ticks smooth towards the instant rate.
-    pub fn tick(&mut self, count: u64) {
-        let instant = count as f64 / TICK_NANOS;
+    pub(crate) fn tick(&mut self, count: u64) {
+        let instant = count as f64 / TICK_NANOS as f64;
         if self.initialized {
             self.rate += self.alpha * (instant - self.rate);
         } else {
@@ -71,13 +71,13 @@ impl Ewma {
     }
 
     /// Forgets history after a long idle period, as Dropwizard does.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.rate = f64::MIN_POSITIVE;
     }
 
     /// Events per second.
     #[must_use]
-    pub fn rate_per_second(&self) -> f64 {
+    pub(crate) fn rate_per_second(&self) -> f64 {
         self.rate * 1e9
     }
 }

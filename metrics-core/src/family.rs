@@ -19,6 +19,10 @@
 //! and timers allocate later, which they report through the shared total), and once it
 //! reaches the cap new label sets go to the overflow series too.
 
+// The lock-free table below is one of the few places `unsafe` is allowed (see
+// ARCHITECTURE.md, "Unsafe"); every block states its SAFETY argument.
+#![allow(unsafe_code)]
+
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::ptr;
@@ -33,8 +37,8 @@ use crate::sync::Mutex;
 use crate::counter::Counter;
 use crate::desc::Descriptor;
 use crate::error::Error;
-use crate::metric::{BuildContext, Metric};
-use crate::visit::{Labels, Scratch, Visitor};
+use crate::metric::{BuildContext, Metric, Scratch};
+use crate::visit::{Labels, Visitor};
 
 /// The label value every label of the overflow series carries.
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";

@@ -67,19 +67,16 @@ pub use desc::{
     DEFAULT_MAX_SERIES,
 };
 pub use error::Error;
-pub use ewma::{Ewma, TICK_INTERVAL};
 pub use family::{Family, OVERFLOW_LABEL_VALUE};
 pub use gauge::{CallbackGauge, FloatGauge, Gauge};
 pub use hdr::{HdrConfig, HdrHistogram, HdrSnapshot};
 pub use histogram::{cumulative, Buckets, Histogram, HistogramSnapshot};
 pub use meter::{Meter, MeterSnapshot};
-pub use metric::{BuildContext, Metric};
+pub use metric::Metric;
 pub use native::{
     NativeConfig, NativeHistogram, NativeSide, NativeSnapshot, DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA,
     DEFAULT_ZERO_THRESHOLD, MAX_SCHEMA, MIN_SCHEMA,
 };
 pub use registry::{global, Registry, RegistryBuilder, OVERFLOW_METRIC_NAME};
 pub use timer::{TimedFuture, Timer, TimerGuard, TimerSnapshot};
-#[doc(hidden)]
-pub use visit::Scratch;
-pub use visit::{Labels, Value, Visitor};
+pub use visit::{Labels, Strs, Value, Visitor};

@@ -22,10 +22,9 @@ use std::sync::Arc;
 use crate::sync::Mutex;
 
 use crate::clock::ClockHandle;
-use crate::ewma::Ewma;
+use crate::ewma::{Ewma, TICK_NANOS as TICK};
 use crate::striped::Striped;
 
-const TICK: u64 = 5_000_000_000;
 /// Idle ticks after which Dropwizard resets the averages instead of decaying them
 /// (the 15-minute average of a `Long.MAX_VALUE` burst decays below 0.0001/s by then).
 const MAX_TICKS: u64 = 9231;
@@ -47,6 +46,12 @@ struct Core {
 }
 
 /// Counts events and their rates (requests per second over 1, 5 and 15 minutes).
+///
+/// **A background thread:** the first meter on the system clock starts
+/// `tachometer-clock`, which refreshes a coarse clock 1,000 times a second so that
+/// [`mark`](Self::mark) costs about a counter increment; see
+/// [`SystemClock::stop_coarse_clock`](crate::SystemClock::stop_coarse_clock) to stop it.
+/// Meters of a registry on a custom clock do not start it.
 ///
 /// ```
 /// let m = tachometer::Meter::new();

@@ -1,10 +1,5 @@
 //! The [`Metric`] trait: what the registry needs to build, compare and read a series.
 
-use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
-
-use crate::callback::CallbackBudget;
-use crate::clock::ClockHandle;
 use crate::counter::{Counter, FloatCounter};
 use crate::desc::MetricKind;
 use crate::error::Error;
@@ -14,25 +9,49 @@ use crate::histogram::{Buckets, Histogram};
 use crate::meter::Meter;
 use crate::native::{NativeConfig, NativeHistogram};
 use crate::timer::Timer;
-use crate::visit::{Scratch, Value};
+use crate::visit::Value;
 
-mod private {
+/// Items that appear in [`Metric`]'s signatures but that no other crate can name,
+/// implement or construct (the trait is sealed: the collection API,
+/// [`Collector`](crate::Collector), is how outside data joins a walk).
+pub(crate) mod private {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+
+    use crate::callback::CallbackBudget;
+    use crate::clock::ClockHandle;
+
     pub trait Sealed {}
+
+    /// What a family needs to create a series: the registry's clock and callback
+    /// budget, the family's name, and its running byte total for the series that grow
+    /// after creation (HDR histograms, timers).
+    #[derive(Debug, Clone)]
+    pub struct BuildContext {
+        pub(crate) clock: ClockHandle,
+        pub(crate) family_bytes: Option<Arc<AtomicUsize>>,
+        pub(crate) callbacks: CallbackBudget,
+        pub(crate) family: Arc<str>,
+    }
+
+    /// Reusable buffers for a walk.
+    #[derive(Debug, Default)]
+    pub struct Scratch {
+        pub(crate) counts: Vec<u64>,
+        /// Every HDR histogram series of a walk is read into this one snapshot.
+        pub(crate) hdr: crate::hdr::HdrSnapshot,
+        /// Every timer series of a walk is read into this one snapshot.
+        pub(crate) timer: crate::timer::TimerSnapshot,
+        /// Every native histogram series of a walk is read into this one snapshot.
+        pub(crate) native: crate::native::NativeSnapshot,
+    }
 }
 
-/// What a family needs to create a series: the registry's clock and callback budget,
-/// the family's name, and its running byte total for the series that grow after
-/// creation (HDR histograms, timers).
-#[derive(Debug, Clone)]
-pub struct BuildContext {
-    pub(crate) clock: ClockHandle,
-    pub(crate) family_bytes: Option<Arc<AtomicUsize>>,
-    pub(crate) callbacks: CallbackBudget,
-    pub(crate) family: Arc<str>,
-}
+pub(crate) use private::{BuildContext, Scratch};
 
 /// A metric type a registry can hold in labeled families. Implemented by every metric
-/// type of this crate; sealed.
+/// type of this crate and sealed: data from elsewhere joins a walk through a
+/// [`Collector`](crate::Collector) instead.
 pub trait Metric: Clone + Send + Sync + 'static + private::Sealed {
     /// Per-family configuration (buckets, HDR range); `()` when there is none.
     type Config: Clone + Send + Sync + 'static;
@@ -61,7 +80,8 @@ pub trait Metric: Clone + Send + Sync + 'static + private::Sealed {
         2 * std::mem::size_of::<usize>() + std::mem::size_of::<Self>().max(16)
     }
 
-    /// Reads the series; `None` means "nothing to export" (a callback gauge without callback).
+    /// Reads the series into `out`, or calls nothing when there is nothing to export (a
+    /// callback gauge without a callback).
     #[doc(hidden)]
     fn read(&self, scratch: &mut Scratch, out: &mut dyn FnMut(Value<'_>));
 }

@@ -4,7 +4,7 @@
 //! This is the one place that says so. The registry's collision check
 //! ([`Exposition::sample_names`]), name validation ([`Exposition::reserved_label`]) and
 //! the Prometheus/OpenMetrics exporter ([`Exposition::names`]) all read it; the JSON and
-//! StatsD exporters have shapes of their own and match every [`Value`](crate::Value)
+//! StatsD exporters have shapes of their own and match every `Value`
 //! variant exhaustively instead.
 //!
 //! | kind | exposition | family (0.0.4 / OpenMetrics) | samples | reserved label |
@@ -18,13 +18,17 @@
 //!
 //! `x` is the registered name and `b` its *base*: `x` without a trailing `_total`.
 //!
-//! Exhaustiveness is the point: [`MetricKind::exposition`] and every exporter's match on
-//! [`Exposition`] and [`Value`](crate::Value) have no wildcard arm, and neither enum is
+//! The name rules themselves (what a metric or label name may contain) are here too.
+//! `tachometer-macros` compiles this same file (its `src/naming.rs` is a symlink to it):
+//! a proc-macro crate runs in the compiler and linking the core into it would build the
+//! core and its dependencies a second time for the host, for a few string checks. So
+//! this file uses nothing outside itself and `std`.
+//!
+//! Exhaustiveness is the point: `MetricKind::exposition` and every exporter's match on
+//! [`Exposition`] and `Value` have no wildcard arm, and neither enum is
 //! `#[non_exhaustive]` (which would force one in every other crate). Adding a kind or a
 //! value shape therefore fails to compile until each exporter says how it is written,
 //! instead of being dropped silently by a `_ => {}`.
-
-use crate::desc::MetricKind;
 
 /// How a family is exposed in the Prometheus data model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,25 +155,6 @@ pub fn base_name(name: &str) -> &str {
     name.strip_suffix("_total").unwrap_or(name)
 }
 
-impl MetricKind {
-    /// How families of this kind are exposed (see the [table](self)).
-    #[must_use]
-    pub const fn exposition(self) -> Exposition {
-        match self {
-            MetricKind::Counter | MetricKind::FloatCounter => Exposition::Counter,
-            MetricKind::Gauge | MetricKind::FloatGauge | MetricKind::CallbackGauge => {
-                Exposition::Gauge
-            }
-            MetricKind::Unknown => Exposition::Unknown,
-            MetricKind::Histogram | MetricKind::NativeHistogram => Exposition::Histogram,
-            MetricKind::HdrHistogram | MetricKind::Timer | MetricKind::Summary => {
-                Exposition::Summary
-            }
-            MetricKind::Meter => Exposition::Meter,
-        }
-    }
-}
-
 impl Exposition {
     /// The families and samples of this exposition in `dialect`.
     #[must_use]
@@ -197,13 +182,13 @@ impl Exposition {
             (Exposition::Unknown, Dialect::Text004) => simple("untyped", NamePart::name("")),
             (Exposition::Unknown, Dialect::OpenMetrics) => simple("unknown", NamePart::name("")),
             (Exposition::Histogram, _) => Names {
-                primary_label: Some("le"),
+                primary_label: Some(BUCKET_LABEL.name),
                 sum: Some(NamePart::name("_sum")),
                 count: Some(NamePart::name("_count")),
                 ..simple("histogram", NamePart::name("_bucket"))
             },
             (Exposition::Summary, _) => Names {
-                primary_label: Some("quantile"),
+                primary_label: Some(QUANTILE_LABEL.name),
                 sum: Some(NamePart::name("_sum")),
                 count: Some(NamePart::name("_count")),
                 ..simple("summary", NamePart::name(""))
@@ -219,7 +204,7 @@ impl Exposition {
                 rate: Some((
                     family(NamePart::base("_rate"), "gauge"),
                     NamePart::base("_rate"),
-                    "window",
+                    WINDOW_LABEL.name,
                 )),
                 ..simple("counter", NamePart::base("_total"))
             },
@@ -227,19 +212,14 @@ impl Exposition {
     }
 
     /// The label name this exposition writes on its own samples, which a family of it
-    /// therefore cannot use, and why.
+    /// therefore cannot use.
     #[must_use]
-    pub const fn reserved_label(self) -> Option<(&'static str, &'static str)> {
+    pub const fn reserved_label(self) -> Option<ReservedLabel> {
         match self {
             Exposition::Counter | Exposition::Gauge | Exposition::Unknown => None,
-            Exposition::Histogram => Some(("le", "\"le\" is reserved for histogram buckets")),
-            Exposition::Summary => {
-                Some(("quantile", "\"quantile\" is reserved for summary quantiles"))
-            }
-            Exposition::Meter => Some((
-                "window",
-                "\"window\" is reserved for a meter's rate windows",
-            )),
+            Exposition::Histogram => Some(BUCKET_LABEL),
+            Exposition::Summary => Some(QUANTILE_LABEL),
+            Exposition::Meter => Some(WINDOW_LABEL),
         }
     }
 
@@ -267,6 +247,71 @@ impl Exposition {
             Exposition::Summary => SUMMARY,
             Exposition::Meter => METER,
         }
+    }
+}
+
+/// A label name an exposition writes itself, and why a family cannot use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReservedLabel {
+    /// The label name.
+    pub name: &'static str,
+    /// What uses it (`"histogram buckets use it"`).
+    pub why: &'static str,
+    /// The whole reason, for error messages (`"\"le\" is reserved: histogram buckets use it"`).
+    pub reason: &'static str,
+}
+
+macro_rules! reserved {
+    ($name:literal, $why:literal) => {
+        ReservedLabel {
+            name: $name,
+            why: $why,
+            reason: concat!("\"", $name, "\" is reserved: ", $why),
+        }
+    };
+}
+
+/// `le`, on a histogram's bucket samples.
+pub const BUCKET_LABEL: ReservedLabel = reserved!("le", "histogram buckets use it");
+/// `quantile`, on a summary's quantile samples (HDR histograms and timers).
+pub const QUANTILE_LABEL: ReservedLabel = reserved!(
+    "quantile",
+    "timers and HDR histograms are exported as summaries, whose quantiles use it"
+);
+/// `window`, on a meter's rate samples.
+pub const WINDOW_LABEL: ReservedLabel =
+    reserved!("window", "a meter's exported rate windows use it");
+
+/// The metric-name rule, as messages state it.
+pub const METRIC_NAME_RULE: &str =
+    "use letters, digits, '_' and ':' only, not starting with a digit ([a-zA-Z_:][a-zA-Z0-9_:]*)";
+/// The label-name rule, as messages state it.
+pub const LABEL_NAME_RULE: &str =
+    "use letters, digits and '_' only, not starting with a digit ([a-zA-Z_][a-zA-Z0-9_]*)";
+/// Why label names starting with `__` are refused.
+pub const RESERVED_PREFIX_RULE: &str = "names starting with \"__\" are reserved for Prometheus";
+
+/// Whether `name` is a valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+#[must_use]
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// What is wrong with `name` as a label name, whatever the metric: malformed
+/// ([`LABEL_NAME_RULE`]) or reserved by Prometheus ([`RESERVED_PREFIX_RULE`]).
+#[must_use]
+pub fn label_name_problem(name: &str) -> Option<&'static str> {
+    let mut chars = name.chars();
+    let well_formed = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !well_formed {
+        Some(LABEL_NAME_RULE)
+    } else if name.starts_with("__") {
+        Some(RESERVED_PREFIX_RULE)
+    } else {
+        None
     }
 }
 
@@ -314,10 +359,10 @@ mod tests {
                     if let Some((family, sample, label)) = n.rate {
                         written.push(full(family.name, name));
                         written.push(full(sample, name));
-                        assert_eq!(exposition.reserved_label().map(|r| r.0), Some(label));
+                        assert_eq!(exposition.reserved_label().map(|r| r.name), Some(label));
                     }
                     if let Some(label) = n.primary_label {
-                        assert_eq!(exposition.reserved_label().map(|r| r.0), Some(label));
+                        assert_eq!(exposition.reserved_label().map(|r| r.name), Some(label));
                     }
                     for w in written {
                         assert!(

@@ -24,11 +24,11 @@ use crate::gauge::{CallbackGauge, FloatGauge, Gauge};
 use crate::hdr::{HdrConfig, HdrHistogram};
 use crate::histogram::{Buckets, Histogram};
 use crate::meter::Meter;
-use crate::metric::{BuildContext, Metric};
+use crate::metric::{BuildContext, Metric, Scratch};
 use crate::naming::owned_names;
 use crate::native::{NativeConfig, NativeHistogram};
 use crate::timer::Timer;
-use crate::visit::{Scratch, Visitor};
+use crate::visit::Visitor;
 
 /// Name of the self-metric counting lookups that landed in a family's overflow series.
 pub const OVERFLOW_METRIC_NAME: &str = "tachometer_series_overflow_total";

@@ -41,7 +41,9 @@ thread_local! {
 }
 
 /// This thread's stripe index (unbounded; callers mask it). Threads get consecutive
-/// numbers, so up to `stripes` threads never share a cell.
+/// numbers in creation order and numbers are never reused, so the first `stripes`
+/// threads to touch any striped metric never share a cell; later threads (a pool that
+/// replaces its threads) may, which costs contention, not correctness.
 #[inline]
 pub(crate) fn thread_slot() -> usize {
     SLOT.with(|s| {
@@ -81,7 +83,8 @@ pub(crate) trait Addend: Copy {
     fn add_bits(bits: u64, v: Self) -> u64;
     fn from_sum(bits: u64) -> Self;
     fn combine(a: Self, b: Self) -> Self;
-    /// Adds to a cell nobody else is expected to touch.
+    /// Adds to a cell, atomically: usually this thread's alone, but threads beyond
+    /// the stripe count share cells (see [`thread_slot`]).
     fn add_to_cell(cell: &AtomicU64, v: Self);
 }
 

@@ -21,6 +21,10 @@ struct Core {
 
 /// Times operations: a latency histogram (nanosecond resolution) and a call-rate meter.
 ///
+/// **A background thread:** its meter starts the `tachometer-clock` thread like any
+/// [`Meter`] on the system clock (see
+/// [`SystemClock::stop_coarse_clock`](crate::SystemClock::stop_coarse_clock)).
+///
 /// ```
 /// use std::time::Duration;
 /// let timer = tachometer::Timer::new();

@@ -22,11 +22,8 @@ pub struct Labels<'a> {
 
 impl<'a> Labels<'a> {
     /// `(name, value)` pairs in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-        self.names
-            .iter()
-            .map(|n| &**n)
-            .zip(self.values.iter().map(|v| &**v))
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + Clone + 'a {
+        self.names().zip(self.values())
     }
 
     /// Number of labels.
@@ -43,16 +40,46 @@ impl<'a> Labels<'a> {
 
     /// The label values, in order.
     #[must_use]
-    pub fn values(&self) -> &'a [Box<str>] {
-        self.values
+    pub fn values(&self) -> Strs<'a> {
+        Strs(self.values.iter())
     }
 
     /// The label names, in order.
     #[must_use]
-    pub fn names(&self) -> &'a [Box<str>] {
-        self.names
+    pub fn names(&self) -> Strs<'a> {
+        Strs(self.names.iter())
     }
 }
+
+/// Label names or values, in order, as `&str`s (see [`Labels::names`],
+/// [`Labels::values`], [`Descriptor::label_names`](crate::Descriptor::label_names)).
+#[derive(Debug, Clone)]
+pub struct Strs<'a>(pub(crate) std::slice::Iter<'a, Box<str>>);
+
+impl<'a> Iterator for Strs<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        self.0.next().map(|s| &**s)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Strs<'_> {}
+
+impl DoubleEndedIterator for Strs<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.0.next_back().map(|s| &**s)
+    }
+}
+
+impl std::iter::FusedIterator for Strs<'_> {}
 
 /// The reading of one series during a walk.
 ///
@@ -126,16 +153,4 @@ pub trait Visitor {
 
     /// Called after a family's last series.
     fn end_family(&mut self, _family: &Descriptor) {}
-}
-
-/// Reusable buffers for a walk (an implementation detail of [`Metric`](crate::Metric)).
-#[doc(hidden)]
-#[derive(Debug, Default)]
-pub struct Scratch {
-    pub(crate) counts: Vec<u64>,
-    /// Every HDR histogram series of a walk is read into this one snapshot.
-    pub(crate) hdr: HdrSnapshot,
-    /// Every timer series of a walk is read into this one snapshot.
-    pub(crate) timer: TimerSnapshot,
-    pub(crate) native: NativeSnapshot,
 }

@@ -153,3 +153,104 @@ fn labeled_lookups_race_with_inserts_and_growth() {
         .sum();
     assert_eq!(total, 4 * 5 * 2000);
 }
+
+/// Collects one walk of a counter family: `(label value, count)` in walk order.
+struct Walk(Vec<(String, u64)>);
+
+impl tachometer_core::Visitor for Walk {
+    fn series(
+        &mut self,
+        family: &tachometer_core::Descriptor,
+        labels: tachometer_core::Labels<'_>,
+        value: tachometer_core::Value<'_>,
+    ) {
+        if family.name() != "table_total" {
+            return;
+        }
+        let tachometer_core::Value::Counter(n) = value else {
+            panic!("a counter family yielded {value:?}");
+        };
+        let (name, v) = labels.iter().next().expect("one label");
+        assert_eq!(name, "k");
+        self.0.push((v.to_owned(), n));
+    }
+}
+
+/// The lock-free label table (the `unsafe` in `family.rs`) under the worst mix it meets:
+/// threads released together insert through several growths and past the series cap
+/// while other threads walk it. Every walk must see only whole entries, each key once,
+/// in insertion order (a walk is a prefix of the final order), counts that never go
+/// back, and at the end every increment is accounted for, overflow included. Miri and
+/// the sanitizers need a nightly toolchain this project does not have (ARCHITECTURE.md);
+/// this runs the table's reads and writes against each other instead, many times.
+#[test]
+fn label_table_walks_race_with_inserts_growth_and_overflow() {
+    // Under Miri (`cargo +nightly miri test`), a size its interpreter gets through.
+    const KEYS: u64 = if cfg!(miri) { 40 } else { 3000 };
+    const CAP: usize = if cfg!(miri) { 24 } else { 2000 };
+    const WRITERS: u64 = if cfg!(miri) { 2 } else { 3 };
+    for iteration in 0..if cfg!(miri) { 1 } else { 4 } {
+        let r = Registry::new();
+        let f = r
+            .counter_family(Opts::new("table_total", "").labels(&["k"]).max_series(CAP))
+            .unwrap();
+        let start = Arc::new(std::sync::Barrier::new(WRITERS as usize + 1));
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|t| {
+                let (f, start) = (f.clone(), start.clone());
+                thread::spawn(move || {
+                    start.wait();
+                    for i in 0..KEYS {
+                        let key = (i * (2 * t + 1) + iteration) % KEYS;
+                        f.with_labels(&[key.to_string()]).unwrap().increment(1);
+                    }
+                })
+            })
+            .collect();
+        let walker = {
+            let (r, start, done) = (r.clone(), start.clone(), done.clone());
+            thread::spawn(move || {
+                start.wait();
+                let mut walks = Vec::new();
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    let mut w = Walk(Vec::new());
+                    r.visit(&mut w);
+                    walks.push(w.0);
+                }
+                walks
+            })
+        };
+        for w in writers {
+            w.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Release);
+        let walks = walker.join().unwrap();
+        let mut last = Walk(Vec::new());
+        r.visit(&mut last);
+        let final_order: Vec<&str> = last.0.iter().map(|(k, _)| k.as_str()).collect();
+        // CAP series plus the overflow series, which comes last.
+        assert_eq!(final_order.len(), CAP + 1);
+        assert_eq!(final_order[CAP], tachometer_core::OVERFLOW_LABEL_VALUE);
+        let unique: std::collections::HashSet<&str> = final_order.iter().copied().collect();
+        assert_eq!(unique.len(), final_order.len(), "each key once");
+        let total: u64 = last.0.iter().map(|(_, n)| n).sum();
+        assert_eq!(total, WRITERS * KEYS, "every increment counted once");
+        let mut seen_counts = std::collections::HashMap::new();
+        for walk in &walks {
+            let keys: Vec<&str> = walk.iter().map(|(k, _)| k.as_str()).collect();
+            let overflow = keys.last() == Some(&tachometer_core::OVERFLOW_LABEL_VALUE);
+            let ordinary = &keys[..keys.len() - usize::from(overflow)];
+            assert_eq!(
+                ordinary,
+                &final_order[..ordinary.len()],
+                "a walk is a prefix"
+            );
+            for (k, n) in walk {
+                let prev = seen_counts.insert(k.clone(), *n).unwrap_or(0);
+                assert!(*n >= prev, "{k}: {prev} then {n}");
+            }
+        }
+        assert!(!walks.is_empty());
+    }
+}

@@ -81,7 +81,7 @@ struct Overflow(Option<u64>);
 impl Visitor for Overflow {
     fn series(&mut self, f: &Descriptor, labels: Labels<'_>, v: Value<'_>) {
         if let (OVERFLOW_METRIC_NAME, Value::Counter(n)) = (f.name(), v) {
-            if labels.values().iter().any(|v| &**v == "lat_seconds") {
+            if labels.values().any(|v| v == "lat_seconds") {
                 self.0 = Some(n);
             }
         }

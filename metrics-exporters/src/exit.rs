@@ -37,6 +37,7 @@ pub(crate) fn flush_on_exit(hook: Weak<dyn ExitFlush>, timeout: Duration) {
 }
 
 #[cfg(any(unix, windows))]
+#[allow(unsafe_code)] // The C `atexit` call below; see its SAFETY argument.
 fn install_atexit() {
     extern "C" {
         fn atexit(cb: extern "C" fn()) -> std::os::raw::c_int;

@@ -58,18 +58,7 @@ use serde::ser::SerializeMap;
 use serde::Serialize;
 use tachometer_core::{Descriptor, HdrSnapshot, Labels, Registry, Value, Visitor};
 
-#[cfg(feature = "prometheus")]
-use crate::prometheus::{escape, float};
-// Without the `prometheus` feature, compile its two tiny helpers here so keys and
-// bucket bounds are spelled the same whichever features are on.
-#[cfg(not(feature = "prometheus"))]
-#[allow(dead_code)]
-#[path = "prometheus/escape.rs"]
-mod escape;
-#[cfg(not(feature = "prometheus"))]
-#[allow(dead_code)]
-#[path = "prometheus/float.rs"]
-mod float;
+use crate::text::{escape, float};
 
 /// The unit timer durations are reported in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -19,6 +19,10 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 
+#[cfg(any(feature = "prometheus", feature = "json"))]
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+mod text;
+
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub mod json;
@@ -48,6 +52,10 @@ pub mod push;
 
 #[cfg(any(feature = "statsd", feature = "pushgateway", feature = "remote-write"))]
 mod exit;
+
+// The handshake between exporter handles and their background threads.
+#[cfg(any(feature = "statsd", feature = "pushgateway", feature = "remote-write"))]
+mod worker;
 
 // Crate-private protobuf wire writer shared by the binary encoders (see its docs).
 mod pbwire;

@@ -2,18 +2,31 @@
 //! §2.9 #4).
 #![cfg(feature = "prometheus")]
 
-use tachometer_exporters::prometheus::float::{write_canonical, write_float};
+use tachometer_core::{Opts, Registry};
+use tachometer_exporters::prometheus::{encode, Format};
 
-fn go(v: f64) -> String {
-    let mut s = String::new();
-    write_float(&mut s, v);
-    s
+/// `v` as the value of a float gauge's sample in `format` (the number formatting is
+/// private to the exporters; this reads it where users meet it).
+fn sample_value(v: f64, format: Format) -> String {
+    let registry = Registry::new();
+    registry.float_gauge(Opts::new("g", "")).unwrap().set(v);
+    let mut out = String::new();
+    encode(&registry, format, &mut out);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("g "))
+        .expect("the sample");
+    line["g ".len()..].to_owned()
 }
 
+/// Go's `strconv.FormatFloat(v, 'g', -1, 64)`, as text 0.0.4 writes values.
+fn go(v: f64) -> String {
+    sample_value(v, Format::Text004)
+}
+
+/// OpenMetrics' canonical number.
 fn canonical(v: f64) -> String {
-    let mut s = String::new();
-    write_canonical(&mut s, v);
-    s
+    sample_value(v, Format::OpenMetrics100)
 }
 
 #[test]

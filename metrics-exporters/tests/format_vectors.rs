@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tachometer_core::{Buckets, HdrConfig, ManualClock, Opts, Registry, Unit};
-use tachometer_exporters::prometheus::{encode, float::write_float, Encoder, Format};
+use tachometer_exporters::prometheus::{encode, Encoder, Format};
 
 fn text(r: &Registry) -> String {
     let mut s = String::new();
@@ -216,10 +216,17 @@ fn manual_registry() -> (Registry, ManualClock) {
     )
 }
 
+/// Go's `'g'` formatting of `v`, as a float gauge's 0.0.4 sample shows it.
 fn go(v: f64) -> String {
-    let mut s = String::new();
-    write_float(&mut s, v);
-    s
+    let registry = Registry::new();
+    registry.float_gauge(Opts::new("g", "")).unwrap().set(v);
+    let mut out = String::new();
+    encode(&registry, Format::Text004, &mut out);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("g "))
+        .expect("the sample");
+    line["g ".len()..].to_owned()
 }
 
 #[test]

@@ -5,6 +5,7 @@ use syn::ext::IdentExt;
 use syn::{Expr, LitStr};
 
 use crate::names::{label_name_error, metric_name_error, Reserved};
+use crate::naming::{BUCKET_LABEL, QUANTILE_LABEL, WINDOW_LABEL};
 
 /// Which attribute is being expanded.
 #[derive(Clone, Copy)]
@@ -50,11 +51,11 @@ impl Kind {
                 ("module", OWN),
                 ("result", OWN),
                 (
-                    "le",
+                    BUCKET_LABEL.name,
                     "durations are exported as histograms, whose buckets use it",
                 ),
                 (
-                    "quantile",
+                    QUANTILE_LABEL.name,
                     "#[timed(summary)] exports summaries, whose quantiles use it",
                 ),
             ],
@@ -63,7 +64,7 @@ impl Kind {
                 ("function", OWN),
                 ("module", OWN),
                 ("result", OWN),
-                ("window", "a meter's exported rates use it"),
+                (WINDOW_LABEL.name, WINDOW_LABEL.why),
             ],
         }
     }

@@ -7,6 +7,7 @@ use syn::parse::{Parse, ParseStream};
 use syn::{Expr, ExprLit, Lit, LitStr, Token};
 
 use crate::names::{label_name_error, metric_name_error, Reserved};
+use crate::naming::{BUCKET_LABEL, QUANTILE_LABEL, WINDOW_LABEL};
 
 /// The metric type a macro hands out.
 #[derive(Clone, Copy)]
@@ -32,12 +33,9 @@ impl MetricType {
     /// Labels the exporters add for this kind, which users therefore cannot use.
     fn reserved_labels(self) -> Reserved {
         match self {
-            MetricType::Histogram => &[("le", "histogram buckets use it")],
-            MetricType::Timer => &[(
-                "quantile",
-                "timers are exported as summaries, whose quantiles use it",
-            )],
-            MetricType::Meter => &[("window", "a meter's exported rates use it")],
+            MetricType::Histogram => &[(BUCKET_LABEL.name, BUCKET_LABEL.why)],
+            MetricType::Timer => &[(QUANTILE_LABEL.name, QUANTILE_LABEL.why)],
+            MetricType::Meter => &[(WINDOW_LABEL.name, WINDOW_LABEL.why)],
             MetricType::Counter | MetricType::Gauge => &[],
         }
     }

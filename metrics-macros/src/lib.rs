@@ -125,6 +125,10 @@ mod args;
 mod function_like;
 mod instrument;
 mod names;
+// The core's naming table and name rules, compiled here from the same file (a symlink to
+// `metrics-core/src/naming.rs`); the macros use only the rules and reserved labels.
+#[allow(dead_code, unreachable_pub)]
+mod naming;
 mod shape;
 
 use proc_macro::TokenStream;
@@ -152,6 +156,10 @@ use function_like::MetricType;
 /// }
 /// assert_eq!(parse("42"), Ok(42));
 /// ```
+///
+/// The timer's call meter starts the core's `tachometer-clock` thread (one per process,
+/// 1,000 wake-ups a second, stoppable with `tachometer::SystemClock::stop_coarse_clock()`)
+/// the first time a `#[timed]` function runs on the system clock.
 #[proc_macro_attribute]
 pub fn timed(attr: TokenStream, item: TokenStream) -> TokenStream {
     instrument::expand(Kind::Timed, attr.into(), item.into()).into()

@@ -1,16 +1,13 @@
-//! Compile-time checks of metric and label names, mirroring the core's rules so a bad
-//! literal is an error at the literal instead of a registration failure at run time.
+//! Compile-time checks of metric and label names with the core's own rules (see
+//! `naming.rs`, the core's file compiled here too), so a bad literal is an error at the
+//! literal instead of a registration failure at run time.
+
+use crate::naming::{is_valid_metric_name, label_name_problem, METRIC_NAME_RULE};
 
 /// Why `name` is not a valid metric name, if it is not.
 pub fn metric_name_error(name: &str) -> Option<String> {
-    let mut chars = name.chars();
-    let ok = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':');
-    (!ok).then(|| {
-        format!(
-            "invalid metric name {name:?}: use letters, digits, '_' and ':' only, not starting with a digit ([a-zA-Z_:][a-zA-Z0-9_:]*)"
-        )
-    })
+    (!is_valid_metric_name(name))
+        .then(|| format!("invalid metric name {name:?}: {METRIC_NAME_RULE}"))
 }
 
 /// Label names a macro or a metric kind already uses, each with the reason.
@@ -18,17 +15,8 @@ pub type Reserved = &'static [(&'static str, &'static str)];
 
 /// Why `label` is not a valid label name, if it is not.
 pub fn label_name_error(label: &str, reserved: Reserved) -> Option<String> {
-    let mut chars = label.chars();
-    let well_formed = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !well_formed {
-        Some(format!(
-            "invalid label name {label:?}: use letters, digits and '_' only, not starting with a digit ([a-zA-Z_][a-zA-Z0-9_]*)"
-        ))
-    } else if label.starts_with("__") {
-        Some(format!(
-            "invalid label name {label:?}: names starting with \"__\" are reserved for Prometheus"
-        ))
+    if let Some(problem) = label_name_problem(label) {
+        Some(format!("invalid label name {label:?}: {problem}"))
     } else {
         reserved
             .iter()

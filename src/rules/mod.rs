@@ -1067,9 +1067,7 @@ fn same(a: f64, b: f64) -> bool {
 /// The `le` label value Tachometer writes for `bound`: OpenMetrics canonical form
 /// (`0.5`, `2.0`, `1e+06`) in both text formats, which Prometheus ≥ 3 also normalises to.
 fn le_value(bound: f64) -> String {
-    let mut s = String::new();
-    tachometer_exporters::prometheus::float::write_canonical(&mut s, bound);
-    s
+    tachometer_exporters::prometheus::le_value(bound)
 }
 
 /// `(ratio_long > f×budget and ratio_short > f×budget and traffic_long >= min) or …`

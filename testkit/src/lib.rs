@@ -321,6 +321,7 @@ pub struct CountingAllocator;
 
 // SAFETY: forwards every call to `System` unchanged; only bumps thread-local counters,
 // which need no allocation (const-initialised `Cell`) and tolerates TLS teardown.
+#[allow(unsafe_code)] // A global allocator is `unsafe` to implement; it forwards to `System`.
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));

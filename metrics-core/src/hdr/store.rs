@@ -24,6 +24,10 @@
 //! each 64-bucket chunk of that window, and the first carry in a chunk. Everything else
 //! — every later record, every snapshot, every rotation — is allocation-free.
 
+// One of the few modules allowed `unsafe` (see ARCHITECTURE.md, "Unsafe"); every block
+// states its SAFETY argument.
+#![allow(unsafe_code)]
+
 use std::ptr;
 use std::sync::atomic::{
     AtomicPtr, AtomicU16, AtomicU32, AtomicUsize,

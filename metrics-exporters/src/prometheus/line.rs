@@ -25,11 +25,19 @@
 //!
 //! The only `unsafe` is in [`append`]: borrowing the `String`'s bytes and committing the
 //! written length. Everything a [`Cursor`] writes is an ASCII byte or a whole `&str`
-//! split only next to ASCII bytes, so the string stays UTF-8.
+//! split only next to ASCII bytes, so the string stays UTF-8 — provided no position
+//! wrapped, i.e. the caller's bound on the line was right. That is *checked*, not
+//! assumed: the cursor also counts what it wrote in a `usize`, and `append` commits
+//! nothing unless that count equals the `u8` position and is within the bound (a wrong
+//! bound then costs a slower line, never invalid UTF-8). Stores themselves are safe,
+//! bounds-checked slice writes into the window.
+
+// One of the few modules allowed `unsafe` (see ARCHITECTURE.md, "Unsafe").
+#![allow(unsafe_code)]
 
 use std::mem::MaybeUninit;
 
-use super::escape::{byte_needs_escaping, word_needs_escaping, write_label_value};
+use crate::text::escape::{byte_needs_escaping, word_needs_escaping, write_label_value};
 
 /// Fragments are stored and copied in chunks of this many bytes.
 const CHUNK: usize = 16;
@@ -57,7 +65,8 @@ pub(crate) trait Line {
 
 /// Appends one line of at most `max` bytes to `out`, written by `line` through a
 /// [`Cursor`] (passed by value so that its position stays in a register). Returns
-/// `false`, writing nothing, when `max` exceeds [`MAX_LINE`].
+/// `false`, writing nothing, when `max` exceeds [`MAX_LINE`], or when the line turned
+/// out longer than `max` (a wrong bound: the caller then writes it the slow way).
 ///
 /// If `line` panics, `out` is left as it was.
 #[inline(always)]
@@ -78,11 +87,23 @@ pub(crate) fn append(out: &mut String, max: usize, line: impl Line) -> bool {
     else {
         return false;
     };
-    let written = usize::from(line.write(Cursor { window, pos: 0 }).pos);
-    debug_assert!(written <= max, "line of {written} bytes, bound {max}");
-    // SAFETY: a `Cursor` advances `pos` only over bytes of the window it has initialised,
-    // and the window is the start of the spare capacity, so `len + written` is within
-    // capacity and every byte below it is initialised.
+    let c = line.write(Cursor {
+        window,
+        pos: 0,
+        total: 0,
+    });
+    let written = usize::from(c.pos);
+    // Fail closed: a position that wrapped (`total` past 255) or a line past its bound
+    // means the bound was wrong; the bytes may then not be the line (or valid UTF-8).
+    if c.total != written || written > max {
+        return false;
+    }
+    // SAFETY: `written` equals the unwrapped count of bytes the cursor wrote, so no
+    // position wrapped: every piece landed at its place, in order, making the bytes
+    // `[len, len + written)` the line itself — initialised (a `Cursor` advances only over
+    // bytes it has stored) and valid UTF-8 (ASCII bytes and whole `&str`s, or `&str`s cut
+    // next to an ASCII byte). `written <= MAX_LINE < WINDOW`, and the window is the start
+    // of the spare capacity, so `len + written` is within capacity.
     unsafe { vec.set_len(len + written) };
     true
 }
@@ -189,6 +210,8 @@ impl Fragments {
 pub(crate) struct Cursor<'w> {
     window: &'w mut [MaybeUninit<u8>; WINDOW],
     pos: u8,
+    /// Bytes written so far, unwrapped: equal to `pos` unless the line's bound was wrong.
+    total: usize,
 }
 
 impl Cursor<'_> {
@@ -217,6 +240,7 @@ impl Cursor<'_> {
     #[inline(always)]
     fn advance(&mut self, n: usize) {
         self.pos = self.at(n);
+        self.total += n;
     }
 
     /// Copies a per-family fragment from `frags`.
@@ -318,7 +342,9 @@ impl Cursor<'_> {
     fn escape_from(&mut self, b: &[u8], from: usize) {
         // Out of line, and handed the window and position rather than `&mut self`: a
         // cursor whose address escapes to a call keeps its position in memory.
-        self.pos = escape_from(self.window, self.at(from), &b[from..]);
+        let (pos, written) = escape_from(self.window, self.at(from), &b[from..]);
+        self.pos = pos;
+        self.total += from + written;
     }
 
     /// Writes `v` in decimal (at most [`MAX_U64_LEN`] bytes).
@@ -443,8 +469,12 @@ impl Sink for String {
 /// Writes `b` escaped into `window` at `at`; returns the position after it.
 #[cold]
 #[inline(never)]
-fn escape_from(window: &mut [MaybeUninit<u8>; WINDOW], at: u8, b: &[u8]) -> u8 {
-    let mut c = Cursor { window, pos: at };
+fn escape_from(window: &mut [MaybeUninit<u8>; WINDOW], at: u8, b: &[u8]) -> (u8, usize) {
+    let mut c = Cursor {
+        window,
+        pos: at,
+        total: 0,
+    };
     for &byte in b {
         let escaped = match byte {
             b'\\' => b'\\',
@@ -460,7 +490,7 @@ fn escape_from(window: &mut [MaybeUninit<u8>; WINDOW], at: u8, b: &[u8]) -> u8 {
         c.store(c.pos, [b'\\', escaped]);
         c.advance(2);
     }
-    c.pos
+    (c.pos, c.total)
 }
 
 #[inline(always)]
@@ -516,10 +546,46 @@ mod tests {
             }
             for v in cases {
                 let mut want = String::new();
-                super::super::escape::write_label_value(&mut want, &v);
+                crate::text::escape::write_label_value(&mut want, &v);
                 assert_eq!(line(|c| c.label_value(&v), 2 * v.len()), want, "{v:?}");
             }
         }
+    }
+
+    /// A caller whose bound is wrong gets `false` and an untouched string, whether the
+    /// line overran its bound a little or wrapped the window's positions.
+    #[test]
+    fn a_wrong_bound_commits_nothing() {
+        let long = "é".repeat(200); // 400 bytes: past what a `u8` position can address
+        for (text, bound) in [
+            ("abcdef", 3),
+            (long.as_str(), 10),
+            (long.as_str(), MAX_LINE),
+        ] {
+            let mut s = String::from("x");
+            assert!(!append(
+                &mut s,
+                bound,
+                Test(|c: &mut Cursor<'_>| c.str(text))
+            ));
+            assert_eq!(s, "x");
+            let mut s = String::from("x");
+            assert!(!append(
+                &mut s,
+                bound,
+                Test(|c: &mut Cursor<'_>| c.label_value(text))
+            ));
+            assert_eq!(s, "x");
+        }
+        // Escaping that doubles a value past the bound, through the slow escaper.
+        let quotes = "\"".repeat(130);
+        let mut s = String::new();
+        assert!(!append(
+            &mut s,
+            130,
+            Test(|c: &mut Cursor<'_>| c.label_value(&quotes))
+        ));
+        assert!(s.is_empty());
     }
 
     #[test]

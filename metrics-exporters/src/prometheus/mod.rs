@@ -28,7 +28,7 @@
 //! `le` and `quantile` values use OpenMetrics canonical numbers (`1.0`, `1e+06`) in both
 //! formats: Prometheus ≥ 3 normalises `le` to that form on ingestion, and using it
 //! everywhere keeps series identical whichever format a scraper negotiates. Other
-//! numbers follow Go's reference encoder (see [`float`]). `# HELP` lines are omitted for
+//! numbers follow Go's reference encoder (`strconv.FormatFloat(v, 'g', -1, 64)`). `# HELP` lines are omitted for
 //! an empty help text; `# UNIT` (OpenMetrics only) appears only when the family has a
 //! unit and its OpenMetrics family name ends in `_<unit>`. Families without series are
 //! left out, and so is the self-metric `tachometer_series_overflow_total` until it has
@@ -57,8 +57,6 @@
 //! );
 //! ```
 
-pub mod escape;
-pub mod float;
 mod line;
 pub mod protobuf;
 #[cfg(feature = "remote-write")]
@@ -109,6 +107,22 @@ impl Format {
 /// `out` reserved at the last exposition's size up front.
 pub fn encode(registry: &Registry, format: Format, out: &mut String) {
     Encoder::new().encode_into(registry, format, out);
+}
+
+/// The `le` label value both formats write for a bucket bound (OpenMetrics canonical
+/// form, `+Inf` for infinity), for tools that must match it, such as alerting rules.
+///
+/// ```
+/// use tachometer_exporters::prometheus::le_value;
+/// assert_eq!(le_value(2.0), "2.0");
+/// assert_eq!(le_value(1e6), "1e+06");
+/// assert_eq!(le_value(f64::INFINITY), "+Inf");
+/// ```
+#[must_use]
+pub fn le_value(bound: f64) -> String {
+    let mut s = String::new();
+    crate::text::float::write_canonical(&mut s, bound);
+    s
 }
 
 /// Appends the terminator `format` requires after the last family: `# EOF\n` for

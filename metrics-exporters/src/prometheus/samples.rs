@@ -12,7 +12,7 @@
 use tachometer_core::naming::{Dialect, NamePart, METER_RATE_WINDOWS, SUMMARY_QUANTILES};
 use tachometer_core::{Descriptor, Value};
 
-use super::float::write_canonical;
+use crate::text::float::write_canonical;
 
 /// Nanoseconds per second: timers record nanoseconds, Prometheus wants seconds.
 const NANOS_PER_SECOND: f64 = 1e9;

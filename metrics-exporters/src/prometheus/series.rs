@@ -12,16 +12,16 @@
 //! later label names (`",route="`). A sample line is then those fragments, the escaped
 //! label values, and the value, written through a [`Cursor`] into bytes reserved once
 //! per line (see [`line`](super::line) for why that is fast). Integers are written in
-//! the same pass; floats after it, through [`float`](super::float). A histogram
+//! the same pass; floats after it, through [`float`](crate::text::float). A histogram
 //! family's `le` values are rendered once per distinct set of bounds. A series costs no
 //! allocation once the buffers have grown; lines too long for the cursor go through
 //! `push_str` with the same layout code (see [`Sink`]).
 
 use tachometer_core::naming::{Dialect, NamePart, METER_RATE_WINDOWS, SUMMARY_QUANTILES};
-use tachometer_core::{Descriptor, Labels, Value};
+use tachometer_core::{Descriptor, Labels, Strs, Value};
 
-use super::float::{write_canonical, write_float, write_u64};
 use super::line::{append, Cursor, Fragments, Line, Padded, Sink, MAX_U64_LEN};
+use crate::text::float::{write_canonical, write_float, write_u64};
 
 /// Nanoseconds per second: timers record nanoseconds, both formats want base units.
 const NANOS_PER_SECOND: f64 = 1e9;
@@ -83,15 +83,18 @@ pub(crate) struct Template {
 
 impl Template {
     /// Prepares the fragments for `desc`'s family in `dialect`, with label names `names`.
-    pub(crate) fn begin_family(&mut self, dialect: Dialect, desc: &Descriptor, names: &[Box<str>]) {
+    pub(crate) fn begin_family(
+        &mut self,
+        dialect: Dialect,
+        desc: &Descriptor,
+        mut names: Strs<'_>,
+    ) {
         self.frags.clear();
         self.mids.clear();
         self.labels = names.len();
         let name = desc.name();
-        let (first, rest) = match names.split_first() {
-            Some((first, rest)) => (Some(&**first), rest),
-            None => (None, &[][..]),
-        };
+        let first = names.next();
+        let rest = names;
         let f = &mut self.frags;
         let mut open = |part: Option<NamePart>| {
             let Some(part) = part else {
@@ -156,8 +159,8 @@ impl Template {
 
     /// Upper bound of what [`head`](Self::head) writes.
     #[inline(always)]
-    fn head_len(&self, name: Name, values: &[Box<str>], extra: Option<(&str, &str)>) -> usize {
-        let values: usize = values.iter().map(|v| v.len()).sum();
+    fn head_len(&self, name: Name, values: &Strs<'_>, extra: Option<(&str, &str)>) -> usize {
+        let values: usize = values.clone().map(str::len).sum();
         let extra = extra.map_or(0, |(n, v)| n.len() + v.len() + 4);
         // Escaping at most doubles a value; `"} ` or `{`…`} ` closes the labels.
         self.opens[name as usize].len() + self.mids_len + 2 * values + extra + 3
@@ -165,15 +168,10 @@ impl Template {
 
     /// Writes a sample line up to its value: name, labels, `extra`, and the space.
     #[inline(always)]
-    fn head<S: Sink>(
-        &self,
-        c: &mut S,
-        name: Name,
-        values: &[Box<str>],
-        extra: Option<(&str, &str)>,
-    ) {
+    fn head<S: Sink>(&self, c: &mut S, name: Name, values: &Strs<'_>, extra: Option<(&str, &str)>) {
         c.fragment(&self.frags, self.opens[name as usize]);
-        if let Some((first, rest)) = values.split_first() {
+        let mut rest = values.clone();
+        if let Some(first) = rest.next() {
             c.label_value(first);
             for (mid, v) in self.mids.iter().zip(rest) {
                 c.fragment(&self.frags, *mid);
@@ -222,7 +220,7 @@ impl SampleWriter<'_, '_> {
     }
 
     #[inline(always)]
-    fn uint(&mut self, name: Name, values: &[Box<str>], extra: Extra<'_>, v: u64) {
+    fn uint(&mut self, name: Name, values: &Strs<'_>, extra: Extra<'_>, v: u64) {
         match extra {
             Extra::None => self.int_line::<false>(name, values, extra, false, v),
             _ => self.int_line::<true>(name, values, extra, false, v),
@@ -230,7 +228,7 @@ impl SampleWriter<'_, '_> {
     }
 
     #[inline(always)]
-    fn int(&mut self, name: Name, values: &[Box<str>], v: i64) {
+    fn int(&mut self, name: Name, values: &Strs<'_>, v: i64) {
         self.int_line::<false>(name, values, Extra::None, v < 0, v.unsigned_abs());
     }
 
@@ -241,7 +239,7 @@ impl SampleWriter<'_, '_> {
     fn int_line<const EXTRA: bool>(
         &mut self,
         name: Name,
-        values: &[Box<str>],
+        values: &Strs<'_>,
         extra: Extra<'_>,
         negative: bool,
         v: u64,
@@ -270,7 +268,7 @@ impl SampleWriter<'_, '_> {
         }
     }
 
-    fn float(&mut self, name: Name, values: &[Box<str>], extra: Extra<'_>, v: f64) {
+    fn float(&mut self, name: Name, values: &Strs<'_>, extra: Extra<'_>, v: f64) {
         let tpl = &*self.tpl;
         let extra = Self::extra(tpl, extra);
         let max = tpl.head_len(name, values, extra);
@@ -296,7 +294,7 @@ impl SampleWriter<'_, '_> {
 struct Head<'a> {
     tpl: &'a Template,
     name: Name,
-    values: &'a [Box<str>],
+    values: &'a Strs<'a>,
     extra: Option<(&'a str, &'a str)>,
 }
 
@@ -341,7 +339,7 @@ pub(crate) fn write_series(
     labels: Labels<'_>,
     value: Value<'_>,
 ) {
-    let values = labels.values();
+    let values = &labels.values();
     if values.len() != tpl.labels || labels.names().len() != tpl.labels {
         // Every series of a family has the family's labels; should that ever not hold,
         // fragments for the wrong label names would be worse than rebuilding them.
@@ -366,12 +364,7 @@ pub(crate) fn write_series(
 /// [`write_series`] for everything but integer counters and gauges, kept out of line so
 /// that those (the bulk of most scrapes) run through a small function.
 #[inline(never)]
-fn write_other(
-    mut w: SampleWriter<'_, '_>,
-    aux: &mut String,
-    values: &[Box<str>],
-    value: Value<'_>,
-) {
+fn write_other(mut w: SampleWriter<'_, '_>, aux: &mut String, values: &Strs<'_>, value: Value<'_>) {
     let dialect = w.dialect;
     match value {
         Value::Counter(v) => w.uint(Name::Primary, values, Extra::None, v),
@@ -467,8 +460,8 @@ fn write_other(
 mod tests {
     use tachometer_core::{Buckets, Opts, Registry};
 
-    use super::super::escape::write_label_value;
     use super::super::{Encoder, Format};
+    use crate::text::escape::write_label_value;
 
     /// Lines short enough for the cursor and too long for it (the `push_str` path) must
     /// read the same: label values of every length across the boundary, clean and with

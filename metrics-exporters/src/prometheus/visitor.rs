@@ -23,8 +23,8 @@
 use tachometer_core::naming::{Dialect, FamilyName};
 use tachometer_core::{Descriptor, Labels, Value, Visitor};
 
-use super::escape::{write_help_openmetrics, write_help_text};
 use super::series::{write_series, Template};
+use crate::text::escape::{write_help_openmetrics, write_help_text};
 
 /// Writes a registry walk in one dialect.
 pub(crate) struct ExpositionVisitor<'a> {

@@ -35,7 +35,6 @@
 
 mod error;
 pub(crate) mod http;
-mod worker;
 
 #[cfg(feature = "pushgateway")]
 mod pushgateway;

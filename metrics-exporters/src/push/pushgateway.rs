@@ -10,9 +10,9 @@ use parking_lot::Mutex;
 use tachometer_core::{Counter, Opts, Registry};
 
 use super::http::{self, Endpoint, Request};
-use super::worker::{Control, FinishOnDrop, WaitError};
 use super::{base64, exit_hook, Auth, ExitFlush, PushError, PushStats};
 use crate::prometheus::{Encoder, Format};
+use crate::worker::{Control, FinishOnDrop, WaitError};
 
 /// Time a stop waits past its deadline for the last answer to be recorded.
 const STOP_GRACE: Duration = Duration::from_millis(100);

@@ -18,10 +18,10 @@ use parking_lot::Mutex;
 use tachometer_core::{Counter, Descriptor, Labels, Opts, Registry, Value, Visitor};
 
 use super::http::{self, Endpoint, Request};
-use super::worker::{Control, FinishOnDrop, WaitError};
 use super::{exit_hook, Auth, ExitFlush, Jitter, PushError, PushStats};
 use crate::pbwire::{begin_message, end_message, put_double, put_int64, put_str};
 use crate::prometheus::samples::{for_each_sample, Sample};
+use crate::worker::{Control, FinishOnDrop, WaitError};
 
 /// Time a stop waits past its deadline for the worker to record the last answer.
 const STOP_GRACE: Duration = Duration::from_millis(100);
@@ -247,7 +247,7 @@ fn encode_sample(
         push_label(arena, spans, &[n], v);
     }
     for (n, v) in external {
-        let shadowed = labels.names().iter().any(|x| **x == **n) || extra_name == Some(n.as_str());
+        let shadowed = labels.names().any(|x| x == n.as_str()) || extra_name == Some(n.as_str());
         if !shadowed {
             push_label(arena, spans, &[n], v);
         }

@@ -152,7 +152,7 @@ impl Visitor for DataWriter<'_> {
             None => out.push_str("null"),
         }
         out.push_str(",\"labels\":[");
-        for (i, name) in family.label_names().iter().enumerate() {
+        for (i, name) in family.label_names().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -173,7 +173,7 @@ impl Visitor for DataWriter<'_> {
         }
         self.series += 1;
         out.push_str("{\"l\":[");
-        for (i, v) in labels.values().iter().enumerate() {
+        for (i, v) in labels.values().enumerate() {
             if i > 0 {
                 out.push(',');
             }

@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use super::config::{common_setters, Options};
 use super::dialect::{Dialect, Kind};
@@ -25,6 +25,7 @@ use super::line::{write_line, Key, Line, Num};
 use super::outbox::{Outbox, Stats, StatsdStats};
 use super::transport::{Target, Transport};
 use super::StatsdError;
+use crate::worker::{Control, FinishOnDrop, WaitError};
 
 /// Default queue capacity, in events. Each slot is about 240 bytes, allocated up front.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
@@ -109,17 +110,12 @@ enum Msg {
     Flush(u64),
 }
 
-#[derive(Debug, Default)]
-struct WorkerState {
-    flushed: u64,
-    finished: bool,
-}
-
 #[derive(Debug)]
 struct Shared {
     stats: Arc<Stats>,
-    state: Mutex<WorkerState>,
-    cv: Condvar,
+    /// Flush tickets travel in the queue ([`Msg::Flush`]); the sender thread completes
+    /// them in order of arrival.
+    control: Control,
     next_flush: AtomicU64,
     /// The sender thread, to unpark it (set by the thread itself when it starts).
     worker: OnceLock<Thread>,
@@ -151,14 +147,7 @@ impl Drop for WorkerGuard {
         // finish; wait for it, but no longer than the flush timeout.
         let deadline = Instant::now() + self.shared.flush_timeout;
         self.shared.wake();
-        let mut st = self.shared.state.lock();
-        while !st.finished {
-            if self.shared.cv.wait_until(&mut st, deadline).timed_out() {
-                break;
-            }
-        }
-        let finished = st.finished;
-        drop(st);
+        let finished = self.shared.control.wait_finished(deadline);
         if let (true, Some(h)) = (finished, self.handle.lock().take()) {
             let _ = h.join();
         }
@@ -195,8 +184,7 @@ impl ClientBuilder {
         let stats = Arc::new(Stats::new(self.opts.registry.as_ref())?);
         let shared = Arc::new(Shared {
             stats: stats.clone(),
-            state: Mutex::new(WorkerState::default()),
-            cv: Condvar::new(),
+            control: Control::default(),
             next_flush: AtomicU64::new(0),
             worker: OnceLock::new(),
             dialect: self.opts.dialect,
@@ -357,15 +345,12 @@ impl StatsdClient {
                 Err(TrySendError::Disconnected(_)) => return Err(StatsdError::Stopped),
             }
         }
-        let mut st = sh.state.lock();
-        while st.flushed < id {
-            if st.finished {
-                return Err(StatsdError::Stopped);
-            }
-            if sh.cv.wait_until(&mut st, deadline).timed_out() {
-                return Err(StatsdError::FlushTimeout(sh.flush_timeout));
-            }
-        }
+        sh.control
+            .wait_completed(id, deadline)
+            .map_err(|e| match e {
+                WaitError::Finished => StatsdError::Stopped,
+                WaitError::Timeout => StatsdError::FlushTimeout(sh.flush_timeout),
+            })?;
         Ok(self.stats())
     }
 
@@ -387,11 +372,10 @@ fn run(rx: Receiver<Msg>, mut outbox: Outbox, shared: &Shared) {
         Msg::Line(line) => outbox.push(line.as_bytes()),
         Msg::Flush(id) => {
             outbox.flush();
-            let mut st = shared.state.lock();
-            st.flushed = st.flushed.max(id);
-            shared.cv.notify_all();
+            shared.control.complete(id);
         }
     };
+    let _finish = FinishOnDrop(&shared.control);
     // Poll instead of blocking in `recv`: a receiver blocked in the channel must be woken
     // by a futex syscall on the *sending* thread, which would put a syscall on the
     // caller's path whenever the worker has caught up. Parked with a timeout, the worker
@@ -411,9 +395,6 @@ fn run(rx: Receiver<Msg>, mut outbox: Outbox, shared: &Shared) {
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     outbox.flush();
-                    let mut st = shared.state.lock();
-                    st.finished = true;
-                    shared.cv.notify_all();
                     return;
                 }
             }

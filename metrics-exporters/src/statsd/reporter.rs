@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
 use tachometer_core::Registry;
 
 use super::config::{common_setters, Options};
@@ -17,22 +16,14 @@ use super::outbox::{Outbox, Stats, StatsdStats};
 use super::transport::{Target, Transport};
 use super::walk::Walker;
 use super::StatsdError;
+use crate::worker::{Control, FinishOnDrop, WaitError};
 
 /// Default push interval (StatsD's own default flush interval).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 
-#[derive(Debug, Default)]
-struct State {
-    requested: u64,
-    completed: u64,
-    stop: bool,
-    finished: bool,
-}
-
 #[derive(Debug)]
 struct Shared {
-    state: Mutex<State>,
-    cv: Condvar,
+    control: Control,
     stats: Arc<Stats>,
 }
 
@@ -65,8 +56,7 @@ impl ReporterBuilder {
         let transport = Transport::open(&self.opts.target)?;
         let stats = Arc::new(Stats::new(self.opts.registry.as_ref())?);
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
-            cv: Condvar::new(),
+            control: Control::default(),
             stats: stats.clone(),
         });
         let outbox = Outbox::new(transport, self.opts.max_payload, stats).with_log();
@@ -146,18 +136,14 @@ impl StatsdReporter {
     /// so far).
     pub fn flush(&self) -> Result<StatsdStats, StatsdError> {
         let deadline = Instant::now() + self.flush_timeout;
-        let mut st = self.shared.state.lock();
-        st.requested += 1;
-        let wanted = st.requested;
-        self.shared.cv.notify_all();
-        while st.completed < wanted {
-            if st.finished {
-                return Err(StatsdError::Stopped);
-            }
-            if self.shared.cv.wait_until(&mut st, deadline).timed_out() {
-                return Err(StatsdError::FlushTimeout(self.flush_timeout));
-            }
-        }
+        let control = &self.shared.control;
+        let ticket = control.request_flush();
+        control
+            .wait_completed(ticket, deadline)
+            .map_err(|e| match e {
+                WaitError::Finished => StatsdError::Stopped,
+                WaitError::Timeout => StatsdError::FlushTimeout(self.flush_timeout),
+            })?;
         Ok(self.stats())
     }
 
@@ -208,15 +194,7 @@ impl StatsdReporter {
 impl Shared {
     /// Asks for the final push and waits for the thread to finish, until `deadline`.
     fn stop(&self, deadline: Instant) -> bool {
-        let mut st = self.state.lock();
-        st.stop = true;
-        self.cv.notify_all();
-        while !st.finished {
-            if self.cv.wait_until(&mut st, deadline).timed_out() {
-                break;
-            }
-        }
-        st.finished
+        self.control.stop(deadline, Duration::ZERO)
     }
 }
 
@@ -241,22 +219,16 @@ fn run(
     shared: &Shared,
     interval: Duration,
 ) {
+    let control = &shared.control;
+    let _finish = FinishOnDrop(control);
     let mut next = Instant::now() + interval;
+    let mut done = 0;
     loop {
-        let (wanted, stop) = {
-            let mut st = shared.state.lock();
-            while !st.stop && st.requested == st.completed && Instant::now() < next {
-                shared.cv.wait_until(&mut st, next);
-            }
-            (st.requested, st.stop)
-        };
+        let work = control.wait_work(done, Some(next));
         walker.push(registry, &mut outbox);
-        let mut st = shared.state.lock();
-        st.completed = wanted;
-        st.finished = stop;
-        shared.cv.notify_all();
-        drop(st);
-        if stop {
+        control.complete(work.flush);
+        done = work.flush;
+        if work.stop.is_some() {
             return;
         }
         let now = Instant::now();

@@ -62,11 +62,7 @@ pub(crate) struct Walker {
 }
 
 fn pairs<'a>(labels: &Labels<'a>) -> impl Iterator<Item = (&'a str, &'a str)> + Clone + 'a {
-    labels
-        .names()
-        .iter()
-        .zip(labels.values())
-        .map(|(n, v)| (&**n, &**v))
+    labels.iter()
 }
 
 impl Walker {

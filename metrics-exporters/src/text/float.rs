@@ -16,13 +16,7 @@ use std::fmt::Write;
 
 /// Writes `v` as the Prometheus 0.0.4 reference encoder does: Go `'g'` shortest form,
 /// `+Inf`, `-Inf`, `NaN`, and `0` for both zeros.
-///
-/// ```
-/// let mut s = String::new();
-/// tachometer::exporters::prometheus::float::write_float(&mut s, 1234567.0);
-/// assert_eq!(s, "1.234567e+06");
-/// ```
-pub fn write_float(out: &mut String, v: f64) {
+pub(crate) fn write_float(out: &mut String, v: f64) {
     if !v.is_finite() {
         out.push_str(non_finite(v));
     } else if v == 0.0 {
@@ -49,13 +43,7 @@ fn small_integer(v: f64) -> Option<i64> {
 /// form with `.0` appended when it has neither `.` nor an exponent (`1` → `1.0`,
 /// `1e+06` stays). Required for `le` and `quantile` label values; also how the reference
 /// encoder writes float sample values in OpenMetrics.
-///
-/// ```
-/// let mut s = String::new();
-/// tachometer::exporters::prometheus::float::write_canonical(&mut s, 10.0);
-/// assert_eq!(s, "10.0");
-/// ```
-pub fn write_canonical(out: &mut String, v: f64) {
+pub(crate) fn write_canonical(out: &mut String, v: f64) {
     if !v.is_finite() {
         out.push_str(non_finite(v));
         return;
@@ -68,7 +56,7 @@ pub fn write_canonical(out: &mut String, v: f64) {
 }
 
 /// Writes an unsigned integer in decimal.
-pub fn write_u64(out: &mut String, mut v: u64) {
+pub(crate) fn write_u64(out: &mut String, mut v: u64) {
     // Two digits per division: counters are the bulk of a scrape.
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
@@ -96,7 +84,7 @@ pub fn write_u64(out: &mut String, mut v: u64) {
 }
 
 /// Writes a signed integer in decimal.
-pub fn write_i64(out: &mut String, v: i64) {
+pub(crate) fn write_i64(out: &mut String, v: i64) {
     if v < 0 {
         out.push('-');
     }

@@ -1,5 +1,6 @@
-//! The handshake between a pusher handle and its background thread: flush tickets,
-//! a stop request carrying its deadline, and completion signals.
+//! The one handshake between an exporter's handle and its background thread (the
+//! Pushgateway and remote-write pushers, the StatsD reporter and direct client): flush
+//! tickets, a stop request carrying its deadline, and completion signals.
 
 use std::time::Instant;
 
@@ -68,10 +69,18 @@ impl Control {
     /// and waits for it until `deadline` plus `grace` (the worker's last request may
     /// still be in flight). Returns whether it finished.
     pub(crate) fn stop(&self, deadline: Instant, grace: std::time::Duration) -> bool {
+        {
+            let mut c = self.ctl.lock();
+            c.stop = Some(c.stop.map_or(deadline, |d| d.min(deadline)));
+            self.cv.notify_all();
+        }
+        self.wait_finished(deadline + grace)
+    }
+
+    /// Handle side: waits until the worker has finished, or `until`. Returns whether it
+    /// finished.
+    pub(crate) fn wait_finished(&self, until: Instant) -> bool {
         let mut c = self.ctl.lock();
-        c.stop = Some(c.stop.map_or(deadline, |d| d.min(deadline)));
-        self.cv.notify_all();
-        let until = deadline + grace;
         while !c.finished {
             if self.cv.wait_until(&mut c, until).timed_out() {
                 return c.finished;

@@ -10,23 +10,17 @@
 //! special characters) is a single copy.
 
 /// Writes a label value escaped for either format.
-///
-/// ```
-/// let mut s = String::new();
-/// tachometer::exporters::prometheus::escape::write_label_value(&mut s, "say \"hi\"\nbye");
-/// assert_eq!(s, r#"say \"hi\"\nbye"#);
-/// ```
-pub fn write_label_value(out: &mut String, value: &str) {
+pub(crate) fn write_label_value(out: &mut String, value: &str) {
     write_escaped(out, value, true);
 }
 
 /// Writes HELP text escaped for Prometheus text 0.0.4 (`\` and LF only).
-pub fn write_help_text(out: &mut String, help: &str) {
+pub(crate) fn write_help_text(out: &mut String, help: &str) {
     write_escaped(out, help, false);
 }
 
 /// Writes HELP text escaped for OpenMetrics (`\`, `"` and LF).
-pub fn write_help_openmetrics(out: &mut String, help: &str) {
+pub(crate) fn write_help_openmetrics(out: &mut String, help: &str) {
     write_escaped(out, help, true);
 }
 
