@@ -144,6 +144,9 @@ pub async fn run_until(
     out: &mut impl Write,
     stop_serving: impl Future<Output = ()>,
 ) -> Result<(), BoxError> {
+    // `tachometer::global()` registers the process metrics (`process_*`) on first use;
+    // `target_info` names this build. Both are read only when `/metrics` is scraped.
+    tachometer::collectors::register_build_info!(tachometer::global())?;
     let metrics = MetricsService::global();
     let app = Router::new()
         .route("/", get(index))

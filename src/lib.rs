@@ -152,9 +152,47 @@ pub mod __private;
 /// Starts the HTTP endpoint (`/metrics`, `/metrics.json`) for the global registry in one
 /// line: `tachometer::serve("127.0.0.1:9000")?`. See [`exporters::server`] for the
 /// builder ([`Server::builder`]) and for mounting [`MetricsService`] in axum.
+///
+/// Like [`global()`], it registers the default collectors (process metrics with the
+/// `process` feature) first.
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]
-pub use tachometer_exporters::server::serve;
+pub fn serve(
+    addr: impl std::net::ToSocketAddrs + std::fmt::Display,
+) -> Result<Server, tachometer_exporters::server::ServeError> {
+    let _ = global();
+    tachometer_exporters::server::serve(addr)
+}
+
+/// Collectors read at scrape time: process metrics (feature `process`), tokio runtime
+/// metrics (feature `tokio`) and build info.
+#[cfg(any(feature = "process", feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "process", feature = "tokio"))))]
+pub use tachometer_collectors as collectors;
+
+/// The process-wide default registry: what the macros, [`serve`] and the middleware's
+/// `MetricsLayer::new()` record into.
+///
+/// With the `process` feature (on by default), the first call registers
+/// [`collectors::process`]: `process_cpu_seconds_total`, `process_resident_memory_bytes`
+/// and the rest of client_golang's process metrics, read from `/proc` only when a scrape
+/// walks the registry. To leave them out, build without the feature
+/// (`default-features = false`) or record into a [`Registry`] of your own.
+#[must_use]
+pub fn global() -> &'static Registry {
+    let registry = tachometer_core::global();
+    #[cfg(feature = "process")]
+    {
+        static PROCESS: std::sync::Once = std::sync::Once::new();
+        PROCESS.call_once(|| {
+            if let Err(e) = collectors::process::register(registry) {
+                // Only if the program registered one of those names itself first.
+                eprintln!("tachometer: process metrics not registered: {e}");
+            }
+        });
+    }
+    registry
+}
 
 #[cfg(feature = "server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server")))]

@@ -371,14 +371,9 @@ impl<M: MacroMetric> MetricSite<M> {
     /// lookup once the series exists.
     #[inline]
     pub fn with_labels(&'static self, values: &[&str]) -> &'static M {
-        let family = self.family.get_or_init(|| {
-            register(
-                tachometer_core::global(),
-                self.name,
-                self.help,
-                self.label_names,
-            )
-        });
+        let family = self
+            .family
+            .get_or_init(|| register(crate::global(), self.name, self.help, self.label_names));
         match family {
             Some(family) => match family.with_labels(values) {
                 Ok(m) => m,

@@ -66,6 +66,15 @@ async fn once_prints_the_request_histogram_with_route_templates() {
         text.contains(r#"http_server_active_requests{http_request_method="GET"} 0"#),
         "{text}"
     );
+    // Process metrics (registered by `tachometer::global()`) and build info.
+    if cfg!(target_os = "linux") {
+        assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+        assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
+    }
+    assert!(
+        text.contains(r#"target_info{service_name="tachometer",service_version=""#),
+        "{text}"
+    );
     // The table: one row per route.
     assert!(
         text.lines()
